@@ -1,0 +1,119 @@
+#include "drivers/json_field.hpp"
+
+#include <cmath>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "gateway/model/timestamp.hpp"
+
+namespace communegw::json_field {
+namespace {
+
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    // Compare as unsigned: `char` signedness differs between x86 and ARM.
+    const auto ca = static_cast<unsigned char>(a[i]);
+    const auto cb = static_cast<unsigned char>(b[i]);
+    const auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; };
+    if (lower(ca) != lower(cb)) return false;
+  }
+  return true;
+}
+
+bool means_unknown(std::string_view text) {
+  return text.empty() || equals_ignore_case(text, "nan") || equals_ignore_case(text, "none") ||
+         equals_ignore_case(text, "n/a") || equals_ignore_case(text, "null") || equals_ignore_case(text, "unknown");
+}
+
+}  // namespace
+
+std::optional<double> parse_number_text(std::string_view text) {
+  // strtod needs a terminated string; device strings are short.
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  const std::string copy(text);
+  const char first = copy.front();
+  if (first != '-' && first != '+' && first != '.' && (first < '0' || first > '9')) return std::nullopt;
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+number read_number(simdjson::ondemand::value value) {
+  simdjson::ondemand::json_type type;
+  if (value.type().get(type)) return {status::wrong_type};
+  switch (type) {
+    case simdjson::ondemand::json_type::number: {
+      double parsed = 0;
+      if (value.get_double().get(parsed) || !std::isfinite(parsed)) return {status::wrong_type};
+      return {status::ok, parsed};
+    }
+    case simdjson::ondemand::json_type::null: return {status::unknown};
+    case simdjson::ondemand::json_type::string: {
+      std::string_view text;
+      if (value.get_string().get(text)) return {status::wrong_type};
+      if (means_unknown(text)) return {status::unknown};
+      if (const auto parsed = parse_number_text(text)) return {status::ok, *parsed};
+      return {status::wrong_type};
+    }
+    default: return {status::wrong_type};
+  }
+}
+
+number read_switch(simdjson::ondemand::value value) {
+  simdjson::ondemand::json_type type;
+  if (value.type().get(type)) return {status::wrong_type};
+  if (type == simdjson::ondemand::json_type::boolean) {
+    bool flag = false;
+    if (value.get_bool().get(flag)) return {status::wrong_type};
+    return {status::ok, flag ? 1.0 : 0.0};
+  }
+  if (type == simdjson::ondemand::json_type::string) {
+    std::string_view text;
+    if (value.get_string().get(text)) return {status::wrong_type};
+    if (equals_ignore_case(text, "on") || equals_ignore_case(text, "true")) return {status::ok, 1.0};
+    if (equals_ignore_case(text, "off") || equals_ignore_case(text, "false")) return {status::ok, 0.0};
+    if (means_unknown(text)) return {status::unknown};
+    return {status::wrong_type};
+  }
+  const auto result = read_number(value);
+  if (result.state == status::ok && result.value != 0.0 && result.value != 1.0) return {status::wrong_type};
+  return result;
+}
+
+std::optional<std::int64_t> read_non_negative_integer(simdjson::ondemand::value value) {
+  simdjson::ondemand::json_type type;
+  if (value.type().get(type) || type != simdjson::ondemand::json_type::number) return std::nullopt;
+  double parsed = 0;
+  if (value.get_double().get(parsed)) return std::nullopt;
+  if (!(parsed >= 0.0) || parsed > 9007199254740992.0 || std::floor(parsed) != parsed) return std::nullopt;
+  return static_cast<std::int64_t>(parsed);
+}
+
+std::optional<std::int64_t> read_timestamp_ms(simdjson::ondemand::value value) {
+  simdjson::ondemand::json_type type;
+  if (value.type().get(type)) return std::nullopt;
+  if (type == simdjson::ondemand::json_type::number) {
+    double seconds = 0;
+    // Range: 1970 … 2200; a value in milliseconds would land far beyond.
+    if (value.get_double().get(seconds) || !(seconds >= 0.0) || seconds > 7.3e9) return std::nullopt;
+    return static_cast<std::int64_t>(std::llround(seconds * 1000.0));
+  }
+  if (type == simdjson::ondemand::json_type::string) {
+    std::string_view text;
+    if (value.get_string().get(text)) return std::nullopt;
+    return parse_rfc3339_ms(text);
+  }
+  return std::nullopt;
+}
+
+simdjson::padded_string_view padded_buffer::wrap(std::string_view payload) {
+  const std::size_t needed = payload.size() + simdjson::SIMDJSON_PADDING;
+  if (storage_.size() < needed) storage_.resize(needed);
+  std::copy(payload.begin(), payload.end(), storage_.begin());
+  return simdjson::padded_string_view(storage_.data(), payload.size(), storage_.size());
+}
+
+}  // namespace communegw::json_field

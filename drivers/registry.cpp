@@ -1,0 +1,27 @@
+#include "drivers/registry.hpp"
+
+#include <array>
+
+#include "drivers/native/native_driver.hpp"
+
+namespace communegw {
+namespace {
+
+// Listed by hand, on purpose: no static-initialiser registration, so the list
+// and its order are visible here and nowhere else.
+const std::array drivers{
+    native_driver_descriptor,
+};
+
+}  // namespace
+
+std::span<const driver_descriptor> driver_registry() { return drivers; }
+
+const driver_descriptor* find_driver(std::string_view name) {
+  for (const auto& descriptor : drivers) {
+    if (descriptor.name == name) return &descriptor;
+  }
+  return nullptr;
+}
+
+}  // namespace communegw

@@ -1,0 +1,111 @@
+// `communegw check`: what an on-site IT person runs first when something is
+// wrong. Each line: status, subject, and what to do about it.
+#include <sys/statvfs.h>
+
+#include <chrono>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "gateway/cli/commands.hpp"
+#include "gateway/config/quantity.hpp"
+#include "gateway/model/timestamp.hpp"
+#include "gateway/mqtt/broker_subscriber.hpp"
+#include "gateway/store/sqlite.hpp"
+
+namespace communegw {
+namespace {
+
+enum class verdict { ok, warn, fail };
+
+struct check_report {
+  verdict worst = verdict::ok;
+  void line(verdict v, std::string_view subject, const std::string& text) {
+    static constexpr std::string_view names[] = {"ok", "warn", "fail"};
+    std::cout << fmt::format("{:<5} {:<7} {}\n", names[static_cast<int>(v)], subject, text);
+    if (v > worst) worst = v;
+  }
+};
+
+void check_store(const config& cfg, check_report& report) {
+  const auto& path = cfg.store.path;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    report.line(verdict::warn, "store", fmt::format("{} does not exist yet (`communegw run` creates it)", path.string()));
+    return;
+  }
+  try {
+    sqlite::database db(path, SQLITE_OPEN_READONLY);
+    auto check = db.prepare("PRAGMA integrity_check(5)");
+    std::string problems;
+    while (check.step() == SQLITE_ROW) {
+      if (check.column_text(0) != "ok") problems += std::string(check.column_text(0)) + "; ";
+    }
+    if (!problems.empty()) {
+      report.line(verdict::fail, "store",
+                  fmt::format("{} is damaged: {}. `communegw run` will move it aside and start a fresh store.",
+                              path.string(), problems));
+      return;
+    }
+    const auto pages = static_cast<std::uint64_t>(db.query_int("PRAGMA page_count"));
+    const auto free_pages = static_cast<std::uint64_t>(db.query_int("PRAGMA freelist_count"));
+    const auto page_size = static_cast<std::uint64_t>(db.query_int("PRAGMA page_size"));
+    const auto used = (pages - std::min(pages, free_pages)) * page_size;
+    const auto version = db.query_int("PRAGMA user_version");
+    report.line(used > cfg.store.max_size ? verdict::warn : verdict::ok, "store",
+                fmt::format("{}: integrity ok, schema v{}, {:.1f} MiB used of {} quota", path.string(), version,
+                            static_cast<double>(used) / (1 << 20), format_size(cfg.store.max_size)));
+  } catch (const sqlite::error& error) {
+    report.line(verdict::fail, "store", fmt::format("{}: {}", path.string(), error.what()));
+  }
+}
+
+void check_disk(const config& cfg, check_report& report) {
+  const auto dir = cfg.store.path.has_parent_path() ? cfg.store.path.parent_path() : std::filesystem::path(".");
+  struct statvfs info {};
+  if (::statvfs(dir.c_str(), &info) != 0) {
+    report.line(verdict::fail, "disk", fmt::format("cannot read free space of {}: {}", dir.string(), std::strerror(errno)));
+    return;
+  }
+  const auto free_bytes = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+  const auto floor = cfg.store.min_free_disk;
+  const auto text = fmt::format("{:.1f} MiB free on {} (floor {})", static_cast<double>(free_bytes) / (1 << 20),
+                                dir.string(), format_size(floor));
+  report.line(free_bytes < floor ? verdict::fail : free_bytes < floor * 2 ? verdict::warn : verdict::ok, "disk", text);
+}
+
+void check_clock(const config& cfg, check_report& report) {
+  system_clock clock(cfg.clock.trust, cfg.clock.min_year);
+  const auto now = clock.now();
+  const auto when = format_rfc3339_ms(now.wall_ms);
+  if (now.trusted) {
+    report.line(verdict::ok, "clock", fmt::format("{} (synchronised)", when));
+  } else if (!system_clock::kernel_reports_synchronised()) {
+    report.line(verdict::warn, "clock",
+                fmt::format("{}: not synchronised (no NTP sync reported by the kernel); records are marked "
+                            "time-untrusted. Check network time (timedatectl).",
+                            when));
+  } else {
+    report.line(verdict::warn, "clock", fmt::format("{}: not trusted (clock.trust = never, or before clock.min_year)", when));
+  }
+}
+
+}  // namespace
+
+int check_gateway(const config& cfg) {
+  check_report report;
+  report.line(verdict::ok, "config", cfg.source.string());
+  const auto broker_problem = probe_broker(cfg.mqtt);
+  if (broker_problem.empty()) {
+    report.line(verdict::ok, "broker",
+                fmt::format("{} reachable{}", cfg.mqtt.uri, cfg.mqtt.username.empty() ? "" : " as " + cfg.mqtt.username));
+  } else {
+    report.line(verdict::fail, "broker", fmt::format("{}: {}", cfg.mqtt.uri, broker_problem));
+  }
+  check_store(cfg, report);
+  check_disk(cfg, report);
+  check_clock(cfg, report);
+  return static_cast<int>(report.worst);
+}
+
+}  // namespace communegw

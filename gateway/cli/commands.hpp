@@ -1,0 +1,36 @@
+#pragma once
+// The CLI's commands. main.cpp parses arguments (CLI11 stays in that one
+// translation unit: it is the slowest header to compile) and calls these.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "gateway/config/config.hpp"
+
+namespace communegw {
+
+// `communegw run`: the gateway service. Returns the process exit status.
+int run_gateway(const config& cfg);
+
+// `communegw check`: one line per check with ok/warn/fail.
+// Exit status: 0 all ok, 1 warnings only, 2 any failure.
+int check_gateway(const config& cfg);
+
+struct query_options {
+  std::string what;  // readings | events | rejections | counters | devices
+  std::string device;
+  std::string metric;
+  std::string since;  // RFC 3339, or a duration meaning "that long ago"
+  std::string until;
+  std::int64_t limit = 100;
+  std::string format = "table";  // table | json | csv
+};
+
+// `communegw query`: reads the store (read-only; safe while `run` is running).
+int query_store(const config& cfg, const query_options& options);
+
+// `communegw describe config|metrics|drivers`: the generated reference texts.
+int describe(const std::string& what);
+
+}  // namespace communegw

@@ -1,0 +1,58 @@
+// communegw: the commune IoT gateway. This file only parses the command line;
+// each command lives in its own file (commands.hpp).
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "gateway/cli/commands.hpp"
+#include "gateway/store/sqlite.hpp"
+#include "gateway/store/store.hpp"
+
+int main(int argc, char** argv) {
+  using namespace communegw;
+  CLI::App app{"communegw: commune IoT edge gateway (MQTT ingest, durable SQLite store)"};
+  app.require_subcommand(1);
+  std::string config_path = "/etc/communegw/communegw.toml";
+  app.add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+
+  auto* run = app.add_subcommand("run", "Run the gateway (ingest into the store) until SIGTERM/SIGINT");
+  auto* check = app.add_subcommand("check", "Check config, broker, store, disk and clock; exit 0 ok, 1 warn, 2 fail");
+
+  query_options query;
+  auto* query_cmd = app.add_subcommand("query", "Show readings, events, rejections, counters or devices from the store");
+  query_cmd->add_option("what", query.what, "readings | events | rejections | counters | devices")
+      ->required()
+      ->check(CLI::IsMember({"readings", "events", "rejections", "counters", "devices"}));
+  query_cmd->add_option("--device", query.device, "Only this device id");
+  query_cmd->add_option("--metric", query.metric, "Only this metric (readings), event kind (events) or reason (rejections)");
+  query_cmd->add_option("--since", query.since, "From this time: RFC 3339, or a duration ago such as 2h");
+  query_cmd->add_option("--until", query.until, "Before this time: RFC 3339, or a duration ago");
+  query_cmd->add_option("--limit", query.limit, "Most rows to show")->capture_default_str()->check(CLI::Range(1, 10'000'000));
+  query_cmd->add_option("--format", query.format, "table | json | csv")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+
+  std::string describe_what;
+  auto* describe_cmd = app.add_subcommand("describe", "Print generated reference: config (example file), metrics, drivers");
+  describe_cmd->add_option("what", describe_what, "config | metrics | drivers")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*describe_cmd) return describe(describe_what);
+  try {
+    const config cfg = load_config(config_path);
+    if (*run) return run_gateway(cfg);
+    if (*check) return check_gateway(cfg);
+    if (*query_cmd) return query_store(cfg, query);
+  } catch (const config_error& error) {
+    std::cerr << error.what() << '\n';
+    return 2;
+  } catch (const store_error& error) {
+    std::cerr << "store: " << error.what() << '\n';
+    return 1;
+  } catch (const sqlite::error& error) {
+    std::cerr << "store: " << error.what() << '\n';
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,194 @@
+// `communegw query`: readings, events, rejections and counters from the store,
+// as a table, JSON or CSV. Opens the store read-only; WAL lets it run next to
+// a live gateway without blocking ingest.
+#include <chrono>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "gateway/cli/commands.hpp"
+#include "gateway/config/quantity.hpp"
+#include "gateway/model/json_text.hpp"
+#include "gateway/model/timestamp.hpp"
+#include "gateway/store/sqlite.hpp"
+
+namespace communegw {
+namespace {
+
+struct cell {
+  std::string text;
+  bool is_number = false;
+  bool is_null = false;
+};
+
+struct result_table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<cell>> rows;
+};
+
+std::string printable(std::string_view bytes) {
+  std::string out;
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) out += c;
+    else out += fmt::format("\\x{:02x}", byte);
+  }
+  return out;
+}
+
+std::int64_t parse_time_bound(const std::string& text, std::int64_t fallback, std::int64_t now_ms, const char* flag) {
+  if (text.empty()) return fallback;
+  if (const auto ago = parse_duration(text)) return now_ms - ago->count();
+  if (const auto at = parse_rfc3339_ms(text)) return *at;
+  throw config_error(fmt::format("{}: \"{}\" is neither a duration (\"2h\") nor an RFC 3339 time", flag, text));
+}
+
+result_table run_query(sqlite::database& db, const std::string& sql, const query_options& options, std::int64_t since,
+                       std::int64_t until) {
+  auto stmt = db.prepare(sql);
+  const int params = sqlite3_bind_parameter_count(stmt.get());
+  // Every query uses the same numbered parameters; unused ones are simply absent.
+  if (params >= 1) stmt.bind(1, std::string_view(options.device));
+  if (params >= 2) stmt.bind(2, std::string_view(options.metric));
+  if (params >= 3) stmt.bind(3, since);
+  if (params >= 4) stmt.bind(4, until);
+  if (params >= 5) stmt.bind(5, options.limit);
+  result_table table;
+  const int columns = sqlite3_column_count(stmt.get());
+  for (int i = 0; i < columns; ++i) table.columns.emplace_back(sqlite3_column_name(stmt.get(), i));
+  int rc = SQLITE_OK;
+  while ((rc = stmt.step()) == SQLITE_ROW) {
+    std::vector<cell> row;
+    for (int i = 0; i < columns; ++i) {
+      switch (sqlite3_column_type(stmt.get(), i)) {
+        case SQLITE_NULL: row.push_back({"", false, true}); break;
+        case SQLITE_INTEGER: row.push_back({std::to_string(stmt.column_int(i)), true}); break;
+        case SQLITE_FLOAT: row.push_back({fmt::format("{}", stmt.column_double(i)), true}); break;
+        case SQLITE_BLOB: {
+          const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt.get(), i));
+          row.push_back({printable(std::string_view(data ? data : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), i))))});
+          break;
+        }
+        default: row.push_back({std::string(stmt.column_text(i))});
+      }
+    }
+    table.rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) throw sqlite::error(rc, "query failed: " + db.error_message());
+  return table;
+}
+
+void print_table(const result_table& table) {
+  std::vector<std::size_t> widths(table.columns.size());
+  for (std::size_t i = 0; i < table.columns.size(); ++i) widths[i] = table.columns[i].size();
+  for (const auto& row : table.rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], std::min<std::size_t>(row[i].text.size(), 60));
+  }
+  auto print_row = [&](auto get) {
+    std::string line;
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      std::string text = get(i);
+      if (text.size() > 60) text = text.substr(0, 57) + "...";
+      line += fmt::format("{:<{}}  ", text, widths[i]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << '\n';
+  };
+  print_row([&](std::size_t i) { return table.columns[i]; });
+  for (const auto& row : table.rows) print_row([&](std::size_t i) { return row[i].is_null ? std::string("-") : row[i].text; });
+  std::cout << "(" << table.rows.size() << " rows)\n";
+}
+
+void print_json(const result_table& table) {
+  std::string out = "[";
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    out += r ? ",\n {" : "\n {";
+    for (std::size_t i = 0; i < table.columns.size(); ++i) {
+      if (i) out += ", ";
+      append_json_string(out, table.columns[i]);
+      out += ": ";
+      const auto& value = table.rows[r][i];
+      if (value.is_null) out += "null";
+      else if (value.is_number) out += value.text;
+      else append_json_string(out, value.text);
+    }
+    out += "}";
+  }
+  out += table.rows.empty() ? "]\n" : "\n]\n";
+  std::cout << out;
+}
+
+void print_csv(const result_table& table) {
+  auto quote = [](const std::string& text) {
+    if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+    std::string out = "\"";
+    for (const char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  };
+  for (std::size_t i = 0; i < table.columns.size(); ++i) std::cout << (i ? "," : "") << quote(table.columns[i]);
+  std::cout << "\r\n";
+  for (const auto& row : table.rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) std::cout << (i ? "," : "") << quote(row[i].text);
+    std::cout << "\r\n";
+  }
+}
+
+constexpr auto iso = [](const char* column) {
+  return fmt::format("strftime('%Y-%m-%dT%H:%M:%fZ', {} / 1000.0, 'unixepoch')", column);
+};
+
+std::string sql_for(const std::string& what) {
+  if (what == "readings") {
+    return fmt::format(
+        "SELECT device, metric, value, unit, {} AS device_time, {} AS received, time_trusted, seq, topic "
+        "FROM readings WHERE (?1 = '' OR device = ?1) AND (?2 = '' OR metric = ?2) AND recv_ms >= ?3 AND recv_ms < ?4 "
+        "ORDER BY message DESC, metric LIMIT ?5",
+        iso("device_ms"), iso("recv_ms"));
+  }
+  if (what == "events") {
+    return fmt::format(
+        "SELECT e.id, d.name AS device, e.kind, CASE e.severity WHEN 0 THEN 'info' WHEN 1 THEN 'warning' ELSE 'alarm' END "
+        "AS severity, {} AS start, {} AS end, {} AS received, (e.flags & 1) AS time_trusted, e.attributes "
+        "FROM events e JOIN devices d ON d.id = e.device "
+        "WHERE (?1 = '' OR d.name = ?1) AND (?2 = '' OR e.kind = ?2) AND e.recv_ms >= ?3 AND e.recv_ms < ?4 "
+        "ORDER BY e.id DESC LIMIT ?5",
+        iso("e.start_ms"), iso("e.end_ms"), iso("e.recv_ms"));
+  }
+  if (what == "rejections") {
+    return fmt::format(
+        "SELECT id, {} AS received, reason, detail, topic, payload_size, payload FROM quarantine "
+        "WHERE (?1 = '' OR topic LIKE '%/' || ?1 || '/%') AND (?2 = '' OR reason = ?2) AND recv_ms >= ?3 AND recv_ms < ?4 "
+        "ORDER BY id DESC LIMIT ?5",
+        iso("recv_ms"));
+  }
+  if (what == "counters") return "SELECT name, value FROM counters ORDER BY name";
+  if (what == "devices") {
+    return fmt::format("SELECT name AS device, kind, {} AS first_seen FROM devices WHERE (?1 = '' OR name = ?1) ORDER BY name",
+                       iso("first_seen_ms"));
+  }
+  throw config_error(fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices)", what));
+}
+
+}  // namespace
+
+int query_store(const config& cfg, const query_options& options) {
+  const auto sql = sql_for(options.what);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto since = parse_time_bound(options.since, INT64_MIN, now_ms, "--since");
+  const auto until = parse_time_bound(options.until, INT64_MAX, now_ms, "--until");
+  std::error_code ec;
+  if (!std::filesystem::exists(cfg.store.path, ec)) {
+    std::cerr << fmt::format("{}: no store yet (`communegw run` creates it)\n", cfg.store.path.string());
+    return 1;
+  }
+  sqlite::database db(cfg.store.path, SQLITE_OPEN_READONLY);
+  db.exec("PRAGMA busy_timeout = 5000");
+  const auto table = run_query(db, sql, options, since, until);
+  if (options.format == "json") print_json(table);
+  else if (options.format == "csv") print_csv(table);
+  else print_table(table);
+  return 0;
+}
+
+}  // namespace communegw

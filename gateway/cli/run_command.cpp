@@ -1,0 +1,102 @@
+// `communegw run`: wires the data flow
+//   broker_subscriber (Paho thread) -> ingest (decode, stamp) -> ingest_queue
+//   -> store_writer (writer thread) -> store
+// and runs the control loop (signals, stats) on the main thread's io_context.
+#include <csignal>
+#include <cstdlib>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "gateway/cli/commands.hpp"
+#include "gateway/ingest/ingest.hpp"
+#include "gateway/ingest/ingest_queue.hpp"
+#include "gateway/log/logging.hpp"
+#include "gateway/mqtt/broker_subscriber.hpp"
+#include "gateway/store/store_writer.hpp"
+
+namespace communegw {
+namespace {
+
+std::uint64_t total_rejected(const ingest_counters& counters) {
+  std::uint64_t total = 0;
+  for (const auto& each : counters.rejected) total += each.load(std::memory_order_relaxed);
+  return total;
+}
+
+}  // namespace
+
+int run_gateway(const config& cfg) {
+  configure_logging(cfg.log.level);
+  system_clock clock(cfg.clock.trust, cfg.clock.min_year);
+
+  store db(cfg.store, clock.boot_id(), clock.now().wall_ms);
+  const auto& opened = db.open_report();
+  if (opened.recovered) {
+    spdlog::critical("store: {} was damaged ({}); moved it aside to {} and started a fresh store. "
+                     "The old file is kept for inspection.",
+                     cfg.store.path.string(), opened.recovery_reason, opened.moved_aside_to);
+  }
+  spdlog::info("store: {} ({}, schema v{})", cfg.store.path.string(), opened.created ? "new" : "existing",
+               opened.schema_version);
+  if (!clock.now().trusted) {
+    spdlog::warn("clock: the wall clock is not synchronised; records are marked time-untrusted until it is");
+  }
+
+  ingest_queue queue(cfg.store.max_uncommitted);
+  ingest decoder(cfg, clock);
+  store_writer writer(db, queue, cfg.store);
+  writer.start();
+
+  boost::asio::io_context io;
+  broker_subscriber subscriber(cfg.mqtt, decoder.topic_filters(), io,
+                               [&](std::string topic, std::string_view payload, bool redelivered) {
+                                 if (!queue.push_and_wait(decoder.accept(std::move(topic), payload, redelivered))) {
+                                   // The store gave up at shutdown. Returning would let Paho acknowledge a
+                                   // message we do not have; exiting leaves it with the broker instead.
+                                   spdlog::critical("store unwritable at shutdown: exiting without acknowledging");
+                                   spdlog::shutdown();
+                                   std::_Exit(1);
+                                 }
+                               });
+
+  boost::asio::steady_timer stats_timer(io);
+  std::function<void()> schedule_stats = [&] {
+    if (cfg.log.stats_interval.count() == 0) return;
+    stats_timer.expires_after(cfg.log.stats_interval);
+    stats_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      const auto& in = decoder.counters();
+      const auto& out = writer.stats();
+      spdlog::info("ingest: received {} accepted {} rejected {} | stored {} duplicates {} | uncommitted {} in write {} | "
+                   "mqtt {} | store {}",
+                   in.received.load(), in.accepted.load(), total_rejected(in), out.stored.load(), out.duplicates.load(),
+                   queue.uncommitted(), out.pending.load(), subscriber.stats().connected ? "connected" : "disconnected",
+                   out.store_writable ? "ok" : "NOT WRITABLE");
+      schedule_stats();
+    });
+  };
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    spdlog::info("{}: stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    stats_timer.cancel();
+    // Order matters: stop receiving first, then let the writer commit all it holds.
+    subscriber.stop();
+    writer.stop();
+  });
+
+  subscriber.start();
+  schedule_stats();
+  io.run();
+
+  const auto& out = writer.stats();
+  spdlog::info("stopped: received {} stored {} duplicates {} rejected {}", decoder.counters().received.load(),
+               out.stored.load(), out.duplicates.load(), total_rejected(decoder.counters()));
+  return out.lost_at_shutdown.load() == 0 ? 0 : 1;
+}
+
+}  // namespace communegw

@@ -1,0 +1,411 @@
+#include "gateway/config/config.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <variant>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "drivers/registry.hpp"
+#include "gateway/config/quantity.hpp"
+
+namespace communegw {
+namespace {
+
+enum class value_kind { string, identifier, integer, boolean, duration, size, choice, string_list, path };
+
+struct option_spec {
+  std::string key;            // dotted: "store.max_size"
+  value_kind kind;
+  std::string default_text;   // TOML literal; empty means "no default"
+  std::string description;
+  bool required = false;      // required keys show `example_text` in the example file
+  std::string example_text;
+  std::vector<std::string> choices;
+  std::uint64_t min = 0;      // integer value, duration in ms, size in bytes
+  std::uint64_t max = UINT64_MAX;
+};
+
+using option_value = std::variant<std::string, std::int64_t, bool, std::chrono::milliseconds, std::uint64_t,
+                                  std::vector<std::string>>;
+
+std::vector<option_spec> build_option_table() {
+  constexpr std::uint64_t ms = 1, s = 1000, min = 60 * s, h = 60 * min;
+  constexpr std::uint64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
+  std::vector<option_spec> options = {
+      {"gateway.id", value_kind::identifier, "",
+       "This gateway's identifier, unique in the province. Letters, digits, '-' and '_', 1-64 characters. "
+       "Also names the MQTT client id and later the uplink topics.",
+       true, "\"gw-demo-01\""},
+      {"gateway.province", value_kind::identifier, "", "Province identifier, as the programme server knows it.",
+       true, "\"demo-province\""},
+      {"gateway.commune", value_kind::identifier, "", "Commune identifier, as the programme server knows it.",
+       true, "\"demo-commune\""},
+
+      {"mqtt.uri", value_kind::string, "\"tcp://127.0.0.1:1883\"",
+       "The commune's local broker. tcp://host:port, or ssl://host:port for TLS."},
+      {"mqtt.client_id", value_kind::string, "\"\"",
+       "Fixed MQTT client id of the persistent session. Empty: \"communegw-<gateway.id>\". Never share it: "
+       "two clients with one id take the session from each other."},
+      {"mqtt.username", value_kind::string, "\"\"", "Username at the local broker. Empty: connect anonymously."},
+      {"mqtt.password_file", value_kind::path, "\"\"",
+       "File holding the broker password (first line). Keep it readable only by the service user; the "
+       "password itself never goes in this file."},
+      {"mqtt.ca_file", value_kind::path, "\"\"", "TLS only: CA certificate (PEM) that signed the broker's certificate."},
+      {"mqtt.cert_file", value_kind::path, "\"\"", "TLS only: client certificate (PEM) for mutual TLS."},
+      {"mqtt.key_file", value_kind::path, "\"\"", "TLS only: client private key (PEM) for mutual TLS."},
+      {"mqtt.keepalive", value_kind::duration, "\"30s\"", "MQTT keepalive interval.", false, "", {}, 5 * s, 10 * min},
+      {"mqtt.connect_timeout", value_kind::duration, "\"10s\"", "How long one connection attempt may take.", false,
+       "", {}, 1 * s, 5 * min},
+      {"mqtt.reconnect_min", value_kind::duration, "\"1s\"",
+       "First retry delay after the broker is lost; doubles on each failure.", false, "", {}, 100 * ms, 10 * min},
+      {"mqtt.reconnect_max", value_kind::duration, "\"60s\"",
+       "Longest retry delay. The gateway never gives up reconnecting.", false, "", {}, 1 * s, 1 * h},
+      {"mqtt.max_payload", value_kind::size, "\"64KiB\"",
+       "Larger payloads are rejected (oversized_payload) without being parsed.", false, "", {}, 64, 16 * MiB},
+
+      {"store.path", value_kind::path, "\"/var/lib/communegw/communegw.db\"",
+       "SQLite database file. Relative paths are relative to this config file's directory."},
+      {"store.max_size", value_kind::size, "\"512MiB\"",
+       "Quota for stored data. Above it the oldest raw readings are deleted first, then events, alarms last.",
+       false, "", {}, 1 * MiB, 1024 * GiB},
+      {"store.min_free_disk", value_kind::size, "\"64MiB\"",
+       "Free-space floor on the store's filesystem. Below it the store sheds like over quota and gives the "
+       "space back to the filesystem.",
+       false, "", {}, 0, 1024 * GiB},
+      {"store.synchronous", value_kind::choice, "\"normal\"",
+       "SQLite synchronous mode. normal: a commit survives a process crash at once and a power cut after the "
+       "next checkpoint; full: fsync on every commit (slower, more SD-card wear). See docs/durability.md.",
+       false, "", {"normal", "full"}},
+      {"store.quarantine_rows", value_kind::integer, "10000",
+       "Rejected messages kept for inspection (topic, first 256 payload bytes, reason). Oldest go first.", false,
+       "", {}, 0, 10'000'000},
+      {"store.max_batch", value_kind::integer, "2000",
+       "Most messages committed in one transaction under load. When idle every message commits at once.",
+       false, "", {}, 1, 100'000},
+      {"store.max_uncommitted", value_kind::integer, "1000",
+       "Under load, how many received messages may be acknowledged to the broker before they are committed "
+       "(the most a crash can lose). When the store is idle every message is committed before its "
+       "acknowledgement whatever this says. 0: always commit first (slowest, no loss window).",
+       false, "", {}, 0, 100'000},
+      {"store.startup_check", value_kind::choice, "\"quick\"",
+       "Integrity check when the store opens: quick (PRAGMA quick_check, seconds), full (integrity_check, "
+       "can take minutes on an SD card) or off. A failed check moves the file aside and starts fresh.",
+       false, "", {"quick", "full", "off"}},
+
+      {"clock.trust", value_kind::choice, "\"auto\"",
+       "When to trust the wall clock. auto: when the kernel reports NTP sync and the year is plausible; always; "
+       "never. Untrusted records are marked and can be re-stamped later.",
+       false, "", {"auto", "always", "never"}},
+      {"clock.min_year", value_kind::integer, "2025", "Wall clock readings before this year are never trusted.",
+       false, "", {}, 2020, 2100},
+
+      {"log.level", value_kind::choice, "\"info\"", "Log level (logs go to stdout, for journald).", false, "",
+       {"trace", "debug", "info", "warn", "error"}},
+      {"log.stats_interval", value_kind::duration, "\"60s\"",
+       "How often a one-line ingest summary is logged. 0s: never.", false, "", {}, 0, 24 * h},
+  };
+  for (const auto& driver : driver_registry()) {
+    std::string topics = "[";
+    for (std::size_t i = 0; i < driver.default_topics.size(); ++i) {
+      topics += fmt::format("{}\"{}\"", i ? ", " : "", driver.default_topics[i]);
+    }
+    topics += "]";
+    options.push_back({fmt::format("driver.{}.enabled", driver.name), value_kind::boolean,
+                       driver.enabled_by_default ? "true" : "false",
+                       fmt::format("Enable the {} driver: {}", driver.name, driver.summary)});
+    options.push_back({fmt::format("driver.{}.topics", driver.name), value_kind::string_list, topics,
+                       "MQTT topic filters this driver subscribes to (QoS 1)."});
+  }
+  return options;
+}
+
+std::string location(const std::filesystem::path& file, const toml::source_region& where) {
+  return fmt::format("{}:{}", file.string(), where.begin.line);
+}
+
+[[noreturn]] void fail(const std::filesystem::path& file, const toml::node& node, std::string_view key,
+                       std::string_view message) {
+  throw config_error(fmt::format("{}: {}: {}", location(file, node.source()), key, message));
+}
+
+std::string range_text(const option_spec& spec) {
+  switch (spec.kind) {
+    case value_kind::integer: return fmt::format("{} … {}", spec.min, spec.max);
+    case value_kind::duration:
+      return fmt::format("{} … {}", format_duration(std::chrono::milliseconds(spec.min)),
+                         format_duration(std::chrono::milliseconds(spec.max)));
+    case value_kind::size: return fmt::format("{} … {}", format_size(spec.min), format_size(spec.max));
+    default: return "";
+  }
+}
+
+option_value validate(const option_spec& spec, const toml::node& node, const std::filesystem::path& file) {
+  const auto& key = spec.key;
+  auto need_string = [&]() -> std::string {
+    const auto* text = node.as_string();
+    if (!text) fail(file, node, key, "expected a string");
+    return text->get();
+  };
+  auto check_range = [&](std::uint64_t value, std::string_view shown) {
+    if (value < spec.min || value > spec.max) {
+      fail(file, node, key, fmt::format("{} is out of range ({})", shown, range_text(spec)));
+    }
+  };
+  switch (spec.kind) {
+    case value_kind::string:
+    case value_kind::path: return need_string();
+    case value_kind::identifier: {
+      auto text = need_string();
+      const bool ok = !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+      });
+      if (!ok) fail(file, node, key, fmt::format("\"{}\" is not an identifier (letters, digits, '-', '_'; 1-64)", text));
+      return text;
+    }
+    case value_kind::integer: {
+      const auto* number = node.as_integer();
+      if (!number) fail(file, node, key, "expected an integer");
+      if (number->get() < 0) fail(file, node, key, fmt::format("{} is negative", number->get()));
+      check_range(static_cast<std::uint64_t>(number->get()), std::to_string(number->get()));
+      return number->get();
+    }
+    case value_kind::boolean: {
+      const auto* flag = node.as_boolean();
+      if (!flag) fail(file, node, key, "expected true or false");
+      return flag->get();
+    }
+    case value_kind::duration: {
+      if (node.is_integer() || node.is_floating_point()) {
+        fail(file, node, key, "a duration needs a unit, e.g. \"30s\" (units: ms, s, m, h, d)");
+      }
+      const auto text = need_string();
+      const auto value = parse_duration(text);
+      if (!value) fail(file, node, key, fmt::format("\"{}\" is not a duration (e.g. \"500ms\", \"30s\", \"5m\", \"1h\")", text));
+      check_range(static_cast<std::uint64_t>(value->count()), text);
+      return *value;
+    }
+    case value_kind::size: {
+      if (node.is_integer() || node.is_floating_point()) {
+        fail(file, node, key, "a size needs a unit, e.g. \"512MiB\" (units: B, KiB, MiB, GiB, KB, MB, GB)");
+      }
+      const auto text = need_string();
+      const auto value = parse_size(text);
+      if (!value) fail(file, node, key, fmt::format("\"{}\" is not a size (e.g. \"64KiB\", \"512MiB\", \"2GiB\")", text));
+      check_range(*value, text);
+      return *value;
+    }
+    case value_kind::choice: {
+      const auto text = need_string();
+      if (std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
+        fail(file, node, key, fmt::format("\"{}\" is not one of: {}", text, fmt::join(spec.choices, ", ")));
+      }
+      return text;
+    }
+    case value_kind::string_list: {
+      const auto* array = node.as_array();
+      if (!array) fail(file, node, key, "expected an array of strings");
+      std::vector<std::string> items;
+      for (const auto& item : *array) {
+        const auto* text = item.as_string();
+        if (!text || text->get().empty()) fail(file, item, key, "expected non-empty strings");
+        items.push_back(text->get());
+      }
+      return items;
+    }
+  }
+  fail(file, node, key, "unsupported option kind");
+}
+
+struct parsed_options {
+  std::map<std::string, option_value> values;
+  std::map<std::string, const toml::node*> nodes;
+};
+
+void collect(const toml::table& table, const std::string& prefix, const std::vector<option_spec>& specs,
+             const std::filesystem::path& file, parsed_options& out) {
+  for (const auto& [raw_key, node] : table) {
+    const std::string key = prefix.empty() ? std::string(raw_key.str()) : prefix + "." + std::string(raw_key.str());
+    if (const auto* sub = node.as_table()) {
+      const bool is_section = std::any_of(specs.begin(), specs.end(), [&](const option_spec& spec) {
+        return spec.key.rfind(key + ".", 0) == 0;
+      });
+      if (!is_section) fail(file, node, key, "unknown section");
+      collect(*sub, key, specs, file, out);
+      continue;
+    }
+    const auto spec = std::find_if(specs.begin(), specs.end(), [&](const option_spec& s) { return s.key == key; });
+    if (spec == specs.end()) fail(file, node, key, "unknown key (see config/communegw.example.toml)");
+    out.values.emplace(key, validate(*spec, node, file));
+    out.nodes.emplace(key, &node);
+  }
+}
+
+std::string read_secret_file(const std::filesystem::path& path, const std::filesystem::path& config_file,
+                             std::string_view key) {
+  std::ifstream in(path);
+  if (!in) throw config_error(fmt::format("{}: {}: cannot read \"{}\"", config_file.string(), key, path.string()));
+  std::string secret;
+  std::getline(in, secret);
+  while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+  if (secret.empty()) throw config_error(fmt::format("{}: {}: \"{}\" is empty", config_file.string(), key, path.string()));
+  return secret;
+}
+
+config build_config(parsed_options& parsed, const std::vector<option_spec>& specs, const std::filesystem::path& file) {
+  for (const auto& spec : specs) {
+    if (parsed.values.count(spec.key)) continue;
+    if (spec.required) throw config_error(fmt::format("{}: {}: required key is missing", file.string(), spec.key));
+    // Defaults are TOML literals too, validated by the same code as user values.
+    const auto doc = toml::parse("v = " + spec.default_text);
+    parsed.values.emplace(spec.key, validate(spec, *doc.get("v"), file));
+  }
+  auto str = [&](const char* key) { return std::get<std::string>(parsed.values.at(key)); };
+  auto dur = [&](const char* key) { return std::get<std::chrono::milliseconds>(parsed.values.at(key)); };
+  auto size = [&](const char* key) { return std::get<std::uint64_t>(parsed.values.at(key)); };
+  auto integer = [&](const char* key) { return std::get<std::int64_t>(parsed.values.at(key)); };
+  const auto base_dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  auto path = [&](const char* key) -> std::string {
+    const auto value = str(key);
+    if (value.empty()) return value;
+    const std::filesystem::path p(value);
+    return p.is_absolute() ? value : (base_dir / p).lexically_normal().string();
+  };
+
+  // A cross-key error points at the line of the key when the file set it.
+  auto fail_key = [&](const char* key, std::string_view message) {
+    if (const auto it = parsed.nodes.find(key); it != parsed.nodes.end()) fail(file, *it->second, key, message);
+    throw config_error(fmt::format("{}: {}: {}", file.string(), key, message));
+  };
+
+  config cfg;
+  cfg.source = file;
+  cfg.gateway = {str("gateway.id"), str("gateway.province"), str("gateway.commune")};
+
+  auto& mqtt = cfg.mqtt;
+  mqtt.uri = str("mqtt.uri");
+  if (mqtt.uri.rfind("tcp://", 0) != 0 && mqtt.uri.rfind("ssl://", 0) != 0 && mqtt.uri.rfind("mqtt://", 0) != 0 &&
+      mqtt.uri.rfind("mqtts://", 0) != 0) {
+    fail_key("mqtt.uri", fmt::format("\"{}\" must start with tcp:// or ssl://", mqtt.uri));
+  }
+  mqtt.client_id = str("mqtt.client_id");
+  if (mqtt.client_id.empty()) mqtt.client_id = "communegw-" + cfg.gateway.id;
+  mqtt.username = str("mqtt.username");
+  mqtt.ca_file = path("mqtt.ca_file");
+  mqtt.cert_file = path("mqtt.cert_file");
+  mqtt.key_file = path("mqtt.key_file");
+  mqtt.keepalive = dur("mqtt.keepalive");
+  mqtt.connect_timeout = dur("mqtt.connect_timeout");
+  mqtt.reconnect_min = dur("mqtt.reconnect_min");
+  mqtt.reconnect_max = dur("mqtt.reconnect_max");
+  mqtt.max_payload = size("mqtt.max_payload");
+  if (mqtt.reconnect_min > mqtt.reconnect_max) {
+    fail_key("mqtt.reconnect_min", "is longer than mqtt.reconnect_max");
+  }
+  if (mqtt.cert_file.empty() != mqtt.key_file.empty()) {
+    fail_key(mqtt.cert_file.empty() ? "mqtt.key_file" : "mqtt.cert_file",
+             "mutual TLS needs both mqtt.cert_file and mqtt.key_file");
+  }
+  if (const auto password_file = path("mqtt.password_file"); !password_file.empty()) {
+    mqtt.password = read_secret_file(password_file, file, "mqtt.password_file");
+  }
+
+  auto& store = cfg.store;
+  store.path = path("store.path");
+  store.max_size = size("store.max_size");
+  store.min_free_disk = size("store.min_free_disk");
+  store.synchronous_full = str("store.synchronous") == "full";
+  store.quarantine_rows = static_cast<std::uint64_t>(integer("store.quarantine_rows"));
+  store.max_batch = static_cast<std::uint64_t>(integer("store.max_batch"));
+  store.max_uncommitted = static_cast<std::uint64_t>(integer("store.max_uncommitted"));
+  const auto check = str("store.startup_check");
+  store.check = check == "full" ? startup_check::full : check == "off" ? startup_check::off : startup_check::quick;
+
+  const auto trust = str("clock.trust");
+  cfg.clock.trust = trust == "always"  ? clock_trust_mode::always
+                    : trust == "never" ? clock_trust_mode::never
+                                       : clock_trust_mode::automatic;
+  cfg.clock.min_year = static_cast<int>(integer("clock.min_year"));
+
+  cfg.log.level = str("log.level");
+  cfg.log.stats_interval = dur("log.stats_interval");
+
+  for (const auto& driver : driver_registry()) {
+    driver_settings settings;
+    settings.name = std::string(driver.name);
+    settings.enabled = std::get<bool>(parsed.values.at(fmt::format("driver.{}.enabled", driver.name)));
+    settings.topics = std::get<std::vector<std::string>>(parsed.values.at(fmt::format("driver.{}.topics", driver.name)));
+    cfg.drivers.push_back(std::move(settings));
+  }
+  return cfg;
+}
+
+}  // namespace
+
+config parse_config(std::string_view toml_text, const std::filesystem::path& source_name) {
+  toml::table table;
+  try {
+    table = toml::parse(toml_text, source_name.string());
+  } catch (const toml::parse_error& error) {
+    throw config_error(fmt::format("{}:{}: {}", source_name.string(), error.source().begin.line, error.description()));
+  }
+  const auto specs = build_option_table();
+  parsed_options parsed;
+  collect(table, "", specs, source_name, parsed);
+  return build_config(parsed, specs, source_name);
+}
+
+config load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw config_error(fmt::format("{}: cannot open the configuration file", file.string()));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_config(buffer.str(), file);
+}
+
+std::string example_config() {
+  std::string out =
+      "# communegw configuration.\n"
+      "#\n"
+      "# Every key is shown with its default and explained in place. Durations take a\n"
+      "# unit (ms, s, m, h, d); sizes take one too (B, KiB, MiB, GiB, KB, MB, GB).\n"
+      "# Unknown keys and bad values stop start-up with file:line: key: message.\n"
+      "# Generated by `communegw describe config`; do not edit the copy in the repository by hand.\n";
+  std::string section;
+  for (const auto& spec : build_option_table()) {
+    const auto dot = spec.key.rfind('.');
+    const auto key_section = spec.key.substr(0, dot);
+    if (key_section != section) {
+      section = key_section;
+      out += fmt::format("\n[{}]\n", section);
+    }
+    // Wrap the description at ~90 columns.
+    std::string line = "#";
+    std::istringstream words(spec.description);
+    std::string word;
+    while (words >> word) {
+      if (line.size() + word.size() + 1 > 90) {
+        out += line + "\n";
+        line = "#";
+      }
+      line += " " + word;
+    }
+    out += line + "\n";
+    std::string facts;
+    if (spec.required) facts = "required, no default";
+    else facts = "default " + spec.default_text;
+    if (const auto range = range_text(spec); !range.empty()) facts += "; range " + range;
+    if (!spec.choices.empty()) facts += "; one of " + fmt::format("{}", fmt::join(spec.choices, ", "));
+    out += "# (" + facts + ")\n";
+    out += fmt::format("{} = {}\n", spec.key.substr(dot + 1), spec.required ? spec.example_text : spec.default_text);
+  }
+  return out;
+}
+
+}  // namespace communegw

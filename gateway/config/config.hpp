@@ -1,0 +1,94 @@
+#pragma once
+// The gateway's configuration: one TOML file, validated once at start-up into
+// typed settings. Components receive these structs and never parse strings.
+//
+// Every key is declared once in the option table (config.cpp). That table
+// drives validation, defaults, `communegw describe config` and the example
+// file config/communegw.example.toml (a test keeps the file equal to it).
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gateway/clock/clock.hpp"
+
+namespace communegw {
+
+// A configuration error: what() is "file:line: key: message".
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct gateway_settings {
+  std::string id;
+  std::string province;
+  std::string commune;
+};
+
+struct mqtt_settings {
+  std::string uri;
+  std::string client_id;
+  std::string username;
+  std::string password;  // from password_file, never from the main file
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::chrono::milliseconds keepalive{};
+  std::chrono::milliseconds connect_timeout{};
+  std::chrono::milliseconds reconnect_min{};
+  std::chrono::milliseconds reconnect_max{};
+  std::uint64_t max_payload = 0;
+};
+
+enum class startup_check { quick, full, off };
+
+struct store_settings {
+  std::filesystem::path path;
+  std::uint64_t max_size = 0;
+  std::uint64_t min_free_disk = 0;
+  bool synchronous_full = false;
+  std::uint64_t quarantine_rows = 0;
+  std::uint64_t max_batch = 0;
+  std::uint64_t max_uncommitted = 0;
+  startup_check check = startup_check::quick;
+};
+
+struct clock_settings {
+  clock_trust_mode trust = clock_trust_mode::automatic;
+  int min_year = 2025;
+};
+
+struct log_settings {
+  std::string level;
+  std::chrono::milliseconds stats_interval{};
+};
+
+struct driver_settings {
+  std::string name;
+  bool enabled = true;
+  std::vector<std::string> topics;
+};
+
+struct config {
+  std::filesystem::path source;
+  gateway_settings gateway;
+  mqtt_settings mqtt;
+  store_settings store;
+  clock_settings clock;
+  log_settings log;
+  std::vector<driver_settings> drivers;  // one per registered driver, in registry order
+};
+
+// Throws config_error. Relative paths in the file are resolved against the
+// file's directory, so a config and its state can move together.
+config load_config(const std::filesystem::path& file);
+config parse_config(std::string_view toml_text, const std::filesystem::path& source_name);
+
+// The example configuration, every key explained in place; generated from the option table.
+std::string example_config();
+
+}  // namespace communegw

@@ -1,0 +1,103 @@
+#include "gateway/ingest/ingest.hpp"
+
+#include <exception>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "drivers/registry.hpp"
+
+namespace communegw {
+
+bool topic_matches(std::string_view filter, std::string_view topic) {
+  // Topics starting with '$' are not matched by a wildcard at the first level.
+  if (!topic.empty() && topic.front() == '$' && !filter.empty() && (filter.front() == '+' || filter.front() == '#')) {
+    return false;
+  }
+  while (true) {
+    const auto filter_slash = filter.find('/');
+    const auto filter_level = filter.substr(0, filter_slash);
+    if (filter_level == "#") return true;
+    const auto topic_slash = topic.find('/');
+    if (filter_level != "+" && filter_level != topic.substr(0, topic_slash)) return false;
+    const bool filter_end = filter_slash == std::string_view::npos;
+    const bool topic_end = topic_slash == std::string_view::npos;
+    if (filter_end || topic_end) {
+      // "a/#" also matches "a": '#' includes the parent level.
+      return filter_end ? topic_end : filter.substr(filter_slash + 1) == "#";
+    }
+    filter.remove_prefix(filter_slash + 1);
+    topic.remove_prefix(topic_slash + 1);
+  }
+}
+
+ingest::ingest(const config& cfg, clock& time_source) : clock_(time_source), max_payload_(cfg.mqtt.max_payload) {
+  for (const auto& settings : cfg.drivers) {
+    if (!settings.enabled) continue;
+    const auto* descriptor = find_driver(settings.name);
+    if (!descriptor) continue;  // config only lists registered drivers
+    drivers_.push_back(descriptor->make(settings));
+    for (const auto& filter : settings.topics) routes_.push_back({filter, drivers_.back().get()});
+  }
+}
+
+std::vector<std::string> ingest::topic_filters() const {
+  std::vector<std::string> filters;
+  for (const auto& r : routes_) filters.push_back(r.filter);
+  return filters;
+}
+
+received_message ingest::accept(std::string topic, std::string_view payload, bool redelivered) {
+  received_message out;
+  out.received = clock_.now();
+  out.redelivered = redelivered;
+  out.payload_size = payload.size();
+  counters_.received.fetch_add(1, std::memory_order_relaxed);
+
+  auto refuse = [&](rejection why) {
+    counters_.rejected[static_cast<std::size_t>(why.reason)].fetch_add(1, std::memory_order_relaxed);
+    out.payload_excerpt.assign(payload.substr(0, quarantine_excerpt_bytes));
+    out.result = std::move(why);
+  };
+
+  if (payload.size() > max_payload_) {
+    refuse({reject_reason::oversized_payload, fmt::format("{} bytes is over mqtt.max_payload ({})", payload.size(), max_payload_)});
+  } else {
+    driver* target = nullptr;
+    for (const auto& r : routes_) {
+      if (topic_matches(r.filter, topic)) {
+        target = r.target;
+        break;
+      }
+    }
+    if (!target) {
+      refuse({reject_reason::unknown_topic, "no enabled driver subscribes to this topic"});
+    } else {
+      try {
+        out.result = target->decode(topic, payload);
+        if (auto* why = std::get_if<rejection>(&out.result)) {
+          refuse(std::move(*why));
+        } else {
+          const auto& message = std::get<decoded_message>(out.result);
+          counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+          if (!message.field_rejections.empty()) {
+            counters_.field_rejections.fetch_add(message.field_rejections.size(), std::memory_order_relaxed);
+            for (const auto& field : message.field_rejections) {
+              counters_.rejected[static_cast<std::size_t>(field.reason)].fetch_add(1, std::memory_order_relaxed);
+            }
+            out.payload_excerpt.assign(payload.substr(0, quarantine_excerpt_bytes));
+          }
+        }
+      } catch (const std::exception& error) {
+        // A driver must not throw; if one does, the input is still accounted for.
+        counters_.driver_exceptions.fetch_add(1, std::memory_order_relaxed);
+        spdlog::error("driver bug on topic {}: {}", topic, error.what());
+        refuse({reject_reason::malformed_json, fmt::format("driver error: {}", error.what())});
+      }
+    }
+  }
+  out.topic = std::move(topic);
+  return out;
+}
+
+}  // namespace communegw

@@ -1,0 +1,55 @@
+#pragma once
+// Ingest: one MQTT message in, one received_message out. Checks the size,
+// routes the topic to the driver whose filters match, decodes, stamps the
+// receive time. Pure apart from the clock, so it is tested without a broker.
+//
+// Threading: accept() is called from the MQTT callback thread only (drivers
+// keep per-instance state); the counters may be read from any thread.
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "drivers/driver.hpp"
+#include "gateway/clock/clock.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/model/received_message.hpp"
+
+namespace communegw {
+
+struct ingest_counters {
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> accepted{0};
+  std::array<std::atomic<std::uint64_t>, reject_reason_count> rejected{};
+  std::atomic<std::uint64_t> field_rejections{0};
+  std::atomic<std::uint64_t> driver_exceptions{0};
+};
+
+class ingest {
+ public:
+  ingest(const config& cfg, clock& time_source);
+
+  received_message accept(std::string topic, std::string_view payload, bool redelivered);
+
+  // Topic filters of every enabled driver, for subscribing.
+  std::vector<std::string> topic_filters() const;
+  const ingest_counters& counters() const { return counters_; }
+
+ private:
+  struct route {
+    std::string filter;
+    driver* target;
+  };
+  std::vector<std::unique_ptr<driver>> drivers_;
+  std::vector<route> routes_;
+  clock& clock_;
+  std::uint64_t max_payload_;
+  ingest_counters counters_;
+};
+
+// MQTT topic filter matching ('+' one level, '#' the rest), per MQTT 3.1.1 §4.7.
+bool topic_matches(std::string_view filter, std::string_view topic);
+
+}  // namespace communegw

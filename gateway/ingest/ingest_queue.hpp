@@ -1,0 +1,111 @@
+#pragma once
+// The hand-off from the MQTT callback thread to the store writer thread, and
+// the place where the gateway decides when the broker may be acknowledged.
+//
+// Paho C (1.3.12) sends the PUBACK for a QoS 1 message after our message
+// callback returns (docs/durability.md). So the callback pushes the message
+// here and then waits:
+//   - if the writer was idle, until this very message is committed: at low
+//     and normal rates nothing is ever acknowledged before it is durable;
+//   - under load, only until at most `max_uncommitted` messages are ahead of
+//     the last commit, so the writer can batch (group commit) and the loss
+//     window on a crash is bounded by that number.
+// The wait is also the back-pressure: when the store cannot write, callbacks
+// block, Paho stops reading, and the broker keeps messages in our session.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "gateway/model/received_message.hpp"
+
+namespace communegw {
+
+class ingest_queue {
+ public:
+  explicit ingest_queue(std::uint64_t max_uncommitted) : max_uncommitted_(max_uncommitted) {}
+
+  // MQTT callback thread. Enqueues and waits as described above. Returns
+  // false if the queue was abandoned (the writer gave up at shutdown): the
+  // caller must then not let the broker believe the message was stored.
+  bool push_and_wait(received_message&& message) {
+    std::unique_lock lock(mutex_);
+    const bool writer_idle = items_.empty() && !writer_busy_;
+    const std::uint64_t ticket = ++last_ticket_;
+    items_.push_back({ticket, std::move(message)});
+    not_empty_.notify_one();
+    const std::uint64_t allowed_ahead = writer_idle ? 0 : max_uncommitted_;
+    committed_cv_.wait(lock, [&] { return abandoned_ || committed_ticket_ + allowed_ahead >= ticket; });
+    return !abandoned_;
+  }
+
+  // Writer thread. Waits up to `wait` for at least one message, then takes
+  // what is queued, up to `max`. Returns the ticket of the last message taken
+  // (0 if none). `closed` tells the writer no more will come.
+  std::uint64_t pop_batch(std::vector<received_message>& out, std::size_t max, std::chrono::milliseconds wait,
+                          bool& closed) {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait_for(lock, wait, [&] { return closed_ || !items_.empty(); });
+    std::uint64_t last = 0;
+    for (std::size_t i = 0; i < max && !items_.empty(); ++i) {
+      out.push_back(std::move(items_.front().message));
+      last = items_.front().ticket;
+      items_.pop_front();
+    }
+    if (last != 0) writer_busy_ = true;
+    closed = closed_ && items_.empty();
+    return last;
+  }
+
+  // Writer thread: everything up to `ticket` is committed.
+  void mark_committed(std::uint64_t ticket, bool writer_holds_more) {
+    std::lock_guard lock(mutex_);
+    committed_ticket_ = std::max(committed_ticket_, ticket);
+    writer_busy_ = writer_holds_more;
+    committed_cv_.notify_all();
+  }
+
+  // No more messages will be pushed (the subscriber has stopped).
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+  // The writer is giving up: release waiting callbacks with "not stored".
+  void abandon() {
+    std::lock_guard lock(mutex_);
+    abandoned_ = true;
+    committed_cv_.notify_all();
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
+  std::uint64_t uncommitted() const {
+    std::lock_guard lock(mutex_);
+    return last_ticket_ - committed_ticket_;
+  }
+
+ private:
+  struct entry {
+    std::uint64_t ticket;
+    received_message message;
+  };
+  const std::uint64_t max_uncommitted_;
+  mutable std::mutex mutex_;
+  std::condition_variable not_empty_;
+  std::condition_variable committed_cv_;
+  std::deque<entry> items_;
+  std::uint64_t last_ticket_ = 0;
+  std::uint64_t committed_ticket_ = 0;
+  bool writer_busy_ = false;
+  bool closed_ = false;
+  bool abandoned_ = false;
+};
+
+}  // namespace communegw

@@ -1,0 +1,56 @@
+#include "gateway/model/record.hpp"
+
+#include <array>
+
+namespace communegw {
+
+std::string_view to_string(device_kind kind) {
+  switch (kind) {
+    case device_kind::streetlight: return "streetlight";
+    case device_kind::environment: return "environment";
+    case device_kind::camera: return "camera";
+    case device_kind::gateway: return "gateway";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(severity level) {
+  switch (level) {
+    case severity::info: return "info";
+    case severity::warning: return "warning";
+    case severity::alarm: return "alarm";
+  }
+  return "unknown";
+}
+
+std::optional<severity> parse_severity(std::string_view text) {
+  if (text == "info") return severity::info;
+  if (text == "warning") return severity::warning;
+  if (text == "alarm") return severity::alarm;
+  return std::nullopt;
+}
+
+std::string_view to_string(reject_reason reason) {
+  static constexpr std::array<std::string_view, reject_reason_count> names = {
+      "oversized_payload", "binary_payload", "malformed_json", "unknown_topic", "missing_field",
+      "wrong_type",        "out_of_range",   "bad_timestamp",  "unknown_value"};
+  const auto index = static_cast<std::size_t>(reason);
+  return index < names.size() ? names[index] : "unknown";
+}
+
+}  // namespace communegw
+
+#include "gateway/model/received_message.hpp"
+
+namespace communegw {
+
+bool received_message::is_alarm() const {
+  const auto* message = std::get_if<decoded_message>(&result);
+  if (!message) return false;
+  for (const auto& ev : message->events) {
+    if (ev.level == severity::alarm) return true;
+  }
+  return false;
+}
+
+}  // namespace communegw

@@ -1,0 +1,73 @@
+#pragma once
+// The canonical records every driver produces and the store persists.
+// A driver turns (topic, payload) into one decoded_message or one rejection;
+// nothing downstream ever sees a device's own format.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "gateway/model/metric_catalogue.hpp"
+
+namespace communegw {
+
+enum class device_kind : std::uint8_t { streetlight, environment, camera, gateway };
+std::string_view to_string(device_kind kind);
+
+// Ordered: shedding deletes info/warning events before alarms.
+enum class severity : std::uint8_t { info = 0, warning = 1, alarm = 2 };
+std::string_view to_string(severity level);
+std::optional<severity> parse_severity(std::string_view text);
+
+struct reading {
+  const metric_info* metric = nullptr;  // never null once decoded; points into the catalogue
+  double value = 0.0;                   // in the metric's canonical unit
+};
+
+struct event {
+  std::string kind;  // e.g. lamp_fault, camera_motion, tamper, door_open
+  severity level = severity::info;
+  std::optional<std::int64_t> start_ms;  // device-reported, Unix ms
+  std::optional<std::int64_t> end_ms;
+  std::string attributes_json;  // small JSON object, "{}" when empty
+};
+
+// Why an input was refused. Stable names: they are counters, quarantine rows and docs.
+enum class reject_reason : std::uint8_t {
+  oversized_payload,
+  binary_payload,    // not valid UTF-8 text
+  malformed_json,
+  unknown_topic,     // no driver claims it, or the topic shape is wrong
+  missing_field,
+  wrong_type,
+  out_of_range,
+  bad_timestamp,
+  unknown_value,     // an enum-like field with a value we do not know
+  count_             // keep last
+};
+inline constexpr std::size_t reject_reason_count = static_cast<std::size_t>(reject_reason::count_);
+std::string_view to_string(reject_reason reason);
+
+struct rejection {
+  reject_reason reason;
+  std::string detail;  // human-readable, names the field and the offending value
+};
+
+struct decoded_message {
+  std::string device_id;
+  device_kind kind = device_kind::environment;
+  std::optional<std::int64_t> sequence;        // per-device sequence number, if the device sends one
+  std::optional<std::int64_t> device_time_ms;  // device-reported time, Unix ms
+  std::vector<reading> readings;
+  std::vector<event> events;
+  // Fields refused individually while the rest of the message was kept
+  // (e.g. a PM2.5 of -5 next to a valid temperature).
+  std::vector<rejection> field_rejections;
+};
+
+using decode_result = std::variant<decoded_message, rejection>;
+
+}  // namespace communegw

@@ -1,0 +1,92 @@
+#include "gateway/store/schema.hpp"
+
+namespace communegw {
+
+const std::vector<std::string>& schema_migrations() {
+  static const std::vector<std::string> steps = {
+      // 1: initial schema. docs/storage.md explains every table.
+      R"sql(
+CREATE TABLE boots(
+  id INTEGER PRIMARY KEY,
+  boot_id TEXT NOT NULL UNIQUE,
+  first_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE devices(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  first_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE topics(
+  id INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL UNIQUE
+);
+CREATE TABLE metrics(
+  name TEXT PRIMARY KEY,
+  unit TEXT NOT NULL,
+  description TEXT NOT NULL
+) WITHOUT ROWID;
+-- One row per accepted message. Its readings are a JSON object of canonical
+-- metric -> value (see the readings view): one row per message instead of one
+-- per reading keeps the ingest cost and the SD-card writes per message low.
+CREATE TABLE messages(
+  id INTEGER PRIMARY KEY,
+  device INTEGER NOT NULL,
+  topic INTEGER NOT NULL,
+  seq INTEGER,
+  device_ms INTEGER,
+  recv_ms INTEGER NOT NULL,
+  boot INTEGER NOT NULL,
+  mono_ms INTEGER NOT NULL,
+  flags INTEGER NOT NULL,
+  readings TEXT NOT NULL
+);
+-- Redelivery dedupe: by device sequence number when the device sends one,
+-- otherwise by device timestamp per source topic.
+CREATE UNIQUE INDEX messages_by_device_seq ON messages(device, seq) WHERE seq IS NOT NULL;
+CREATE UNIQUE INDEX messages_by_device_time ON messages(device, topic, device_ms)
+  WHERE seq IS NULL AND device_ms IS NOT NULL;
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY,
+  message INTEGER,
+  device INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  start_ms INTEGER,
+  end_ms INTEGER,
+  recv_ms INTEGER NOT NULL,
+  boot INTEGER NOT NULL,
+  mono_ms INTEGER NOT NULL,
+  flags INTEGER NOT NULL,
+  attributes TEXT NOT NULL
+);
+CREATE INDEX events_by_severity ON events(severity, id);
+CREATE TABLE quarantine(
+  id INTEGER PRIMARY KEY,
+  recv_ms INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  payload_size INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE TABLE counters(
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE VIEW readings AS
+  SELECT m.id AS message, d.name AS device, d.kind AS device_kind, r.key AS metric, r.value AS value,
+         mt.unit AS unit, m.seq AS seq, m.device_ms AS device_ms, m.recv_ms AS recv_ms, b.boot_id AS boot_id,
+         m.mono_ms AS mono_ms, (m.flags & 1) AS time_trusted, t.topic AS topic
+  FROM messages m
+  JOIN devices d ON d.id = m.device
+  JOIN topics t ON t.id = m.topic
+  JOIN boots b ON b.id = m.boot
+  JOIN json_each(m.readings) r
+  LEFT JOIN metrics mt ON mt.name = r.key;
+)sql",
+  };
+  return steps;
+}
+
+}  // namespace communegw

@@ -1,0 +1,99 @@
+#pragma once
+// Thin RAII over the SQLite C API: a connection and prepared statements.
+// Errors at open/prepare time throw sqlite_error (start-up problems); step()
+// returns the SQLite result code so steady-state callers decide what a failure
+// means (SQLITE_FULL is an expected condition, not an exception).
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace communegw::sqlite {
+
+class error : public std::runtime_error {
+ public:
+  error(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+class statement {
+ public:
+  statement() = default;
+  statement(sqlite3* db, std::string_view sql);
+  statement(statement&&) noexcept = default;
+  statement& operator=(statement&&) noexcept = default;
+
+  statement& bind(int index, std::int64_t value);
+  statement& bind(int index, double value);
+  statement& bind(int index, std::string_view text);
+  statement& bind_blob(int index, std::string_view bytes);
+  statement& bind_null(int index);
+  template <typename T>
+  statement& bind(int index, const std::optional<T>& value) {
+    return value ? bind(index, *value) : bind_null(index);
+  }
+
+  int step();   // SQLITE_ROW, SQLITE_DONE or an error code
+  void reset();  // also clears bindings
+
+  std::int64_t column_int(int index) const;
+  double column_double(int index) const;
+  std::string_view column_text(int index) const;
+  bool column_is_null(int index) const;
+
+  sqlite3_stmt* get() const { return stmt_.get(); }
+
+ private:
+  struct finalizer {
+    void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+  };
+  std::unique_ptr<sqlite3_stmt, finalizer> stmt_;
+};
+
+class database {
+ public:
+  // flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, or SQLITE_OPEN_READONLY.
+  database(const std::filesystem::path& path, int flags);
+
+  void exec(std::string_view sql);  // throws; for schema and pragmas
+  int try_exec(std::string_view sql);  // returns the result code; for steady state
+  statement prepare(std::string_view sql) { return statement(db_.get(), sql); }
+  std::int64_t query_int(std::string_view sql);  // first column of first row; throws if none
+  std::string error_message() const { return sqlite3_errmsg(db_.get()); }
+  std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_.get()); }
+  int changes() const { return sqlite3_changes(db_.get()); }
+  sqlite3* get() const { return db_.get(); }
+
+ private:
+  struct closer {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
+  std::unique_ptr<sqlite3, closer> db_;
+};
+
+// Runs a transaction body; rolls back unless commit() was called and succeeded.
+class transaction {
+ public:
+  explicit transaction(database& db);
+  ~transaction();
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+  int begin_result() const { return begin_rc_; }
+  int commit();
+
+ private:
+  database& db_;
+  int begin_rc_;
+  bool open_;
+};
+
+}  // namespace communegw::sqlite

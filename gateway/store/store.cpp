@@ -1,0 +1,442 @@
+#include "gateway/store/store.hpp"
+
+#include <sys/statvfs.h>
+
+#include <chrono>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "gateway/model/json_text.hpp"
+#include "gateway/store/schema.hpp"
+
+namespace communegw {
+namespace {
+
+constexpr std::int64_t flag_time_trusted = 1;
+constexpr std::int64_t flag_device_time_suspect = 2;
+constexpr std::int64_t flag_redelivered = 4;
+
+// A device clock more than a day ahead of a trusted gateway clock, or before
+// 2020, is kept but flagged.
+constexpr std::int64_t device_time_floor_ms = 1'577'836'800'000;  // 2020-01-01
+constexpr std::int64_t device_time_ahead_ms = 86'400'000;
+
+bool is_full(int rc) { return (rc & 0xff) == SQLITE_FULL; }
+
+std::uint64_t disk_free(const std::filesystem::path& db_path) {
+  struct statvfs info {};
+  const auto dir = db_path.has_parent_path() ? db_path.parent_path() : std::filesystem::path(".");
+  if (::statvfs(dir.c_str(), &info) != 0) return UINT64_MAX;  // unknown: do not shed because of it
+  return static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+std::string problem_with(sqlite::database& db, startup_check check) {
+  if (check == startup_check::off) return {};
+  auto stmt = db.prepare(check == startup_check::full ? "PRAGMA integrity_check(20)" : "PRAGMA quick_check(20)");
+  std::string problems;
+  while (stmt.step() == SQLITE_ROW) {
+    const auto line = stmt.column_text(0);
+    if (line == "ok") return {};
+    if (!problems.empty()) problems += "; ";
+    problems += line;
+  }
+  return problems.empty() ? "integrity check returned nothing" : problems;
+}
+
+void move_aside(const std::filesystem::path& path, const std::string& suffix) {
+  for (const auto* extension : {"", "-wal", "-shm"}) {
+    const std::filesystem::path from = path.string() + extension;
+    std::error_code ec;
+    if (std::filesystem::exists(from, ec)) {
+      std::filesystem::rename(from, path.string() + suffix + extension, ec);
+      if (ec) throw store_error(fmt::format("cannot move damaged store {} aside: {}", from.string(), ec.message()));
+    }
+  }
+}
+
+// Opens the store and checks it; a file SQLite cannot read is moved aside
+// and replaced by a fresh one. Losing history is bad; refusing to ingest
+// forever because of one bad sector is worse.
+sqlite::database open_checked(const store_settings& settings, store_open_report& report, std::int64_t now_ms) {
+  const auto& path = settings.path;
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  report.created = !std::filesystem::exists(path, ec);
+  std::string problem;
+  try {
+    sqlite::database db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    // Reading the schema catches "file is not a database" before the check.
+    db.query_int("SELECT count(*) FROM sqlite_schema");
+    problem = problem_with(db, settings.check);
+    if (problem.empty()) return db;
+  } catch (const sqlite::error& error) {
+    const int primary = error.code() & 0xff;
+    if (primary != SQLITE_CORRUPT && primary != SQLITE_NOTADB) throw;  // permissions, missing dir: not ours to fix
+    problem = error.what();
+  }
+  const std::string suffix = fmt::format(".corrupt-{}", now_ms / 1000);
+  move_aside(path, suffix);
+  report.recovered = true;
+  report.moved_aside_to = path.string() + suffix;
+  report.recovery_reason = problem;
+  report.created = true;
+  return sqlite::database(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+}
+
+}  // namespace
+
+store::store(const store_settings& settings, const std::string& boot_id, std::int64_t now_ms)
+    : settings_(settings), boot_id_(boot_id), db_(open_checked(settings, open_report_, now_ms)) {
+  apply_pragmas();
+  migrate();
+  prepare_statements();
+  {
+    auto stmt = db_.prepare("INSERT INTO boots(boot_id, first_seen_ms) VALUES(?, ?) ON CONFLICT(boot_id) DO NOTHING");
+    stmt.bind(1, boot_id_).bind(2, now_ms).step();
+    auto find = db_.prepare("SELECT id FROM boots WHERE boot_id = ?");
+    find.bind(1, boot_id_);
+    if (find.step() != SQLITE_ROW) throw store_error("cannot record this boot in the store: " + db_.error_message());
+    boot_row_ = find.column_int(0);
+  }
+  if (open_report_.recovered) record_recovery(now_ms);
+}
+
+void store::apply_pragmas() {
+  // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets
+  // the disk-floor logic hand freed pages back to the filesystem.
+  db_.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  auto mode = db_.prepare("PRAGMA journal_mode = WAL");
+  if (mode.step() != SQLITE_ROW || mode.column_text(0) != "wal") {
+    throw store_error(fmt::format("{}: cannot switch the store to WAL mode", settings_.path.string()));
+  }
+  db_.exec(settings_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  db_.exec("PRAGMA busy_timeout = 5000");
+  // Keep the WAL file from staying large after a burst: SD-card space is scarce.
+  db_.exec("PRAGMA journal_size_limit = 4194304");
+  db_.exec("PRAGMA temp_store = MEMORY");
+  page_size_ = static_cast<std::uint64_t>(db_.query_int("PRAGMA page_size"));
+}
+
+void store::migrate() {
+  const auto version = db_.query_int("PRAGMA user_version");
+  const auto& steps = schema_migrations();
+  if (version > static_cast<std::int64_t>(steps.size())) {
+    throw store_error(fmt::format("{}: schema version {} is newer than this communegw understands ({}); "
+                                  "refusing to touch it (was a newer version installed before?)",
+                                  settings_.path.string(), version, steps.size()));
+  }
+  for (auto step = static_cast<std::size_t>(version); step < steps.size(); ++step) {
+    sqlite::transaction txn(db_);
+    if (txn.begin_result() != SQLITE_OK) throw store_error("cannot begin a migration: " + db_.error_message());
+    db_.exec(steps[step]);
+    db_.exec(fmt::format("PRAGMA user_version = {}", step + 1));
+    if (txn.commit() != SQLITE_OK) throw store_error("cannot commit a migration: " + db_.error_message());
+  }
+  open_report_.schema_version = static_cast<int>(steps.size());
+  // The metric catalogue lives in the code; mirror it so plain SQL can see units.
+  sqlite::transaction txn(db_);
+  db_.exec("DELETE FROM metrics");
+  auto insert = db_.prepare("INSERT INTO metrics(name, unit, description) VALUES(?, ?, ?)");
+  for (const auto& metric : metric_catalogue()) {
+    insert.bind(1, metric.name).bind(2, metric.unit).bind(3, metric.description).step();
+    insert.reset();
+  }
+  if (txn.commit() != SQLITE_OK) throw store_error("cannot write the metric catalogue: " + db_.error_message());
+}
+
+void store::prepare_statements() {
+  // OR IGNORE: a redelivered message hits a unique index and changes nothing.
+  insert_message_ = db_.prepare(
+      "INSERT OR IGNORE INTO messages(device, topic, seq, device_ms, recv_ms, boot, mono_ms, flags, readings) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert_event_ = db_.prepare(
+      "INSERT INTO events(message, device, kind, severity, start_ms, end_ms, recv_ms, boot, mono_ms, flags, attributes) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert_quarantine_ = db_.prepare(
+      "INSERT INTO quarantine(recv_ms, topic, payload, payload_size, reason, detail) VALUES(?, ?, ?, ?, ?, ?)");
+  trim_quarantine_ = db_.prepare("DELETE FROM quarantine WHERE id <= ?");
+  find_device_ = db_.prepare("SELECT id FROM devices WHERE name = ?");
+  insert_device_ = db_.prepare("INSERT INTO devices(name, kind, first_seen_ms) VALUES(?, ?, ?)");
+  find_topic_ = db_.prepare("SELECT id FROM topics WHERE topic = ?");
+  insert_topic_ = db_.prepare("INSERT INTO topics(topic) VALUES(?)");
+  add_counter_ = db_.prepare(
+      "INSERT INTO counters(name, value) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
+}
+
+std::int64_t store::device_id(const decoded_message& message, std::int64_t now_ms) {
+  if (const auto it = device_ids_.find(message.device_id); it != device_ids_.end()) return it->second;
+  std::int64_t id = 0;
+  find_device_.bind(1, message.device_id);
+  if (find_device_.step() == SQLITE_ROW) {
+    id = find_device_.column_int(0);
+  } else {
+    insert_device_.bind(1, message.device_id).bind(2, to_string(message.kind)).bind(3, now_ms);
+    const int rc = insert_device_.step();
+    insert_device_.reset();
+    if (rc != SQLITE_DONE) {
+      find_device_.reset();
+      return -rc;  // negative: an SQLite error code
+    }
+    id = db_.last_insert_rowid();
+  }
+  find_device_.reset();
+  device_ids_.emplace(message.device_id, id);
+  return id;
+}
+
+std::int64_t store::topic_id(const std::string& topic) {
+  if (const auto it = topic_ids_.find(topic); it != topic_ids_.end()) return it->second;
+  std::int64_t id = 0;
+  find_topic_.bind(1, topic);
+  if (find_topic_.step() == SQLITE_ROW) {
+    id = find_topic_.column_int(0);
+  } else {
+    insert_topic_.bind(1, topic);
+    const int rc = insert_topic_.step();
+    insert_topic_.reset();
+    if (rc != SQLITE_DONE) {
+      find_topic_.reset();
+      return -rc;
+    }
+    id = db_.last_insert_rowid();
+  }
+  find_topic_.reset();
+  topic_ids_.emplace(topic, id);
+  return id;
+}
+
+int store::quarantine(const received_message& message, const rejection& why) {
+  counter_deltas_[fmt::format("rejected.{}", to_string(why.reason))] += 1;
+  if (settings_.quarantine_rows == 0) return SQLITE_DONE;
+  const std::string_view excerpt(message.payload_excerpt.data(),
+                                 std::min(message.payload_excerpt.size(), quarantine_excerpt_bytes));
+  insert_quarantine_.bind(1, message.received.wall_ms)
+      .bind(2, std::string_view(message.topic).substr(0, 512))
+      .bind_blob(3, excerpt)
+      .bind(4, static_cast<std::int64_t>(message.payload_size))
+      .bind(5, to_string(why.reason))
+      .bind(6, std::string_view(why.detail).substr(0, 512));
+  const int rc = insert_quarantine_.step();
+  insert_quarantine_.reset();
+  return rc;
+}
+
+int store::flush_counters() {
+  for (const auto& [name, delta] : counter_deltas_) {
+    if (delta == 0) continue;
+    add_counter_.bind(1, name).bind(2, delta);
+    const int rc = add_counter_.step();
+    add_counter_.reset();
+    if (rc != SQLITE_DONE) return rc;
+  }
+  return SQLITE_DONE;
+}
+
+write_outcome store::write(std::span<const received_message> batch) {
+  write_outcome outcome;
+  counter_deltas_.clear();
+  auto fail = [&](int rc) {
+    outcome.status = is_full(rc) ? write_status::full : write_status::failed;
+    outcome.error = fmt::format("{} ({})", db_.error_message(), rc);
+    // Rows inserted by the rolled-back transaction are gone: forget cached ids.
+    device_ids_.clear();
+    topic_ids_.clear();
+    counter_deltas_.clear();
+    return outcome;
+  };
+
+  sqlite::transaction txn(db_);
+  if (txn.begin_result() != SQLITE_OK) return fail(txn.begin_result());
+  bool quarantined = false;
+
+  for (const auto& item : batch) {
+    if (const auto* error = std::get_if<rejection>(&item.result)) {
+      if (const int rc = quarantine(item, *error); rc != SQLITE_DONE) return fail(rc);
+      quarantined = true;
+      ++outcome.rejected;
+      continue;
+    }
+    const auto& message = std::get<decoded_message>(item.result);
+    for (const auto& field : message.field_rejections) {
+      if (const int rc = quarantine(item, field); rc != SQLITE_DONE) return fail(rc);
+      quarantined = true;
+      ++outcome.field_rejections;
+    }
+    if (message.readings.empty() && message.events.empty()) continue;
+
+    const auto device = device_id(message, item.received.wall_ms);
+    if (device < 0) return fail(static_cast<int>(-device));
+    const auto topic = topic_id(item.topic);
+    if (topic < 0) return fail(static_cast<int>(-topic));
+
+    std::int64_t flags = item.received.trusted ? flag_time_trusted : 0;
+    if (message.device_time_ms &&
+        (*message.device_time_ms < device_time_floor_ms ||
+         (item.received.trusted && *message.device_time_ms > item.received.wall_ms + device_time_ahead_ms))) {
+      flags |= flag_device_time_suspect;
+    }
+    if (item.redelivered) flags |= flag_redelivered;
+
+    readings_json_.assign("{");
+    for (const auto& r : message.readings) {
+      if (readings_json_.size() > 1) readings_json_ += ',';
+      fmt::format_to(std::back_inserter(readings_json_), "\"{}\":{}", r.metric->name, r.value);
+    }
+    readings_json_ += '}';
+
+    insert_message_.bind(1, device)
+        .bind(2, topic)
+        .bind(3, message.sequence)
+        .bind(4, message.device_time_ms)
+        .bind(5, item.received.wall_ms)
+        .bind(6, boot_row_)
+        .bind(7, item.received.monotonic_ms)
+        .bind(8, flags)
+        .bind(9, std::string_view(readings_json_));
+    const int rc = insert_message_.step();
+    insert_message_.reset();
+    if (rc != SQLITE_DONE) return fail(rc);
+    if (db_.changes() == 0) {
+      ++outcome.duplicates;
+      counter_deltas_[std::string(counter::duplicates)] += 1;
+      continue;
+    }
+    const auto message_row = db_.last_insert_rowid();
+    ++outcome.stored;
+    counter_deltas_[std::string(counter::stored_messages)] += 1;
+    counter_deltas_[std::string(counter::stored_readings)] += static_cast<std::int64_t>(message.readings.size());
+    for (const auto& ev : message.events) {
+      insert_event_.bind(1, message_row)
+          .bind(2, device)
+          .bind(3, std::string_view(ev.kind))
+          .bind(4, static_cast<std::int64_t>(ev.level))
+          .bind(5, ev.start_ms)
+          .bind(6, ev.end_ms)
+          .bind(7, item.received.wall_ms)
+          .bind(8, boot_row_)
+          .bind(9, item.received.monotonic_ms)
+          .bind(10, flags)
+          .bind(11, std::string_view(ev.attributes_json));
+      const int event_rc = insert_event_.step();
+      insert_event_.reset();
+      if (event_rc != SQLITE_DONE) return fail(event_rc);
+      counter_deltas_[std::string(counter::stored_events)] += 1;
+    }
+  }
+
+  if (quarantined) {
+    const auto newest = db_.query_int("SELECT coalesce(max(id), 0) FROM quarantine");
+    trim_quarantine_.bind(1, newest - static_cast<std::int64_t>(settings_.quarantine_rows));
+    const int rc = trim_quarantine_.step();
+    trim_quarantine_.reset();
+    if (rc != SQLITE_DONE) return fail(rc);
+  }
+  if (const int rc = flush_counters(); rc != SQLITE_DONE) return fail(rc);
+  if (const int rc = txn.commit(); rc != SQLITE_OK) return fail(rc);
+  return outcome;
+}
+
+void store::record_recovery(std::int64_t now_ms) {
+  decoded_message self;
+  self.device_id = "communegw";
+  self.kind = device_kind::gateway;
+  event ev;
+  ev.kind = "store_recovered";
+  ev.level = severity::alarm;
+  ev.start_ms = now_ms;
+  ev.attributes_json = "{\"moved_aside_to\":";
+  append_json_string(ev.attributes_json, open_report_.moved_aside_to);
+  ev.attributes_json += "}";
+  self.events.push_back(std::move(ev));
+  received_message item;
+  item.topic = "communegw/self";
+  item.received = {now_ms, 0, false};
+  item.result = std::move(self);
+  const auto outcome = write(std::span(&item, 1));
+  if (outcome.status != write_status::ok) spdlog::error("store: could not record the recovery event: {}", outcome.error);
+}
+
+store_usage store::usage() {
+  store_usage out;
+  const auto pages = static_cast<std::uint64_t>(db_.query_int("PRAGMA page_count"));
+  const auto free_pages = static_cast<std::uint64_t>(db_.query_int("PRAGMA freelist_count"));
+  out.file_bytes = pages * page_size_;
+  out.used_bytes = (pages - std::min(pages, free_pages)) * page_size_;
+  std::error_code ec;
+  const auto wal = std::filesystem::file_size(settings_.path.string() + "-wal", ec);
+  out.wal_bytes = ec ? 0 : wal;
+  out.disk_free_bytes = disk_free(settings_.path);
+  return out;
+}
+
+std::uint64_t store::delete_oldest(std::string_view what, std::uint64_t rows) {
+  std::string sql;
+  if (what == "quarantine") sql = "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?)";
+  else if (what == "messages") sql = "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)";
+  else if (what == "events") sql = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity < 2 ORDER BY severity, id LIMIT ?)";
+  else sql = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity >= 2 ORDER BY id LIMIT ?)";
+  sqlite::transaction txn(db_);
+  if (txn.begin_result() != SQLITE_OK) return 0;
+  auto stmt = db_.prepare(sql);
+  stmt.bind(1, static_cast<std::int64_t>(rows));
+  if (stmt.step() != SQLITE_DONE) return 0;
+  const auto deleted = static_cast<std::uint64_t>(db_.changes());
+  const std::string_view name = what == "quarantine" ? counter::shed_quarantine
+                                : what == "messages" ? counter::shed_messages
+                                : what == "events"   ? counter::shed_events
+                                                     : counter::shed_alarms;
+  add_counter_.bind(1, name).bind(2, static_cast<std::int64_t>(deleted));
+  const int rc = add_counter_.step();
+  add_counter_.reset();
+  if (rc != SQLITE_DONE || txn.commit() != SQLITE_OK) return 0;
+  return deleted;
+}
+
+shed_report store::enforce_limits(bool emergency) {
+  shed_report report;
+  if (emergency) {
+    // A full disk may be full of WAL: checkpointing and truncating it is the
+    // cheapest space to win back, and deletes need WAL room themselves.
+    db_.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  auto usage_now = usage();
+  auto over = [&](const store_usage& u) {
+    return u.used_bytes > settings_.max_size || u.disk_free_bytes < settings_.min_free_disk;
+  };
+  if (!emergency && !over(usage_now)) return report;
+
+  // Hysteresis: shed to 90 % of the quota so the next commits do not shed again at once.
+  const std::uint64_t target = settings_.max_size / 10 * 9;
+  const bool disk_low = usage_now.disk_free_bytes < settings_.min_free_disk;
+  auto satisfied = [&](const store_usage& u) {
+    const bool quota_ok = u.used_bytes <= target;
+    // For the disk floor, freed pages only count once handed back, so use used bytes
+    // against the space the file can give back.
+    const bool disk_ok = !disk_low || u.disk_free_bytes + (u.file_bytes - u.used_bytes) >= settings_.min_free_disk;
+    return quota_ok && disk_ok;
+  };
+  const std::uint64_t chunk = emergency ? 500 : 2000;
+  for (const std::string_view what : {"quarantine", "messages", "events", "alarms"}) {
+    while (!satisfied(usage_now)) {
+      const auto deleted = delete_oldest(what, chunk);
+      if (deleted == 0) break;
+      if (what == "quarantine") report.quarantine += deleted;
+      else if (what == "messages") report.messages += deleted;
+      else if (what == "events") report.events += deleted;
+      else report.alarms += deleted;
+      usage_now = usage();
+    }
+    if (satisfied(usage_now)) break;
+  }
+  if (disk_low || emergency) {
+    db_.try_exec("PRAGMA incremental_vacuum");
+    db_.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    usage_now = usage();
+  }
+  report.under_limits = !over(usage_now);
+  return report;
+}
+
+}  // namespace communegw

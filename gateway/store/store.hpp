@@ -1,0 +1,124 @@
+#pragma once
+// The gateway's durable store: one SQLite file in WAL mode holding accepted
+// messages (with their readings), events, the quarantine of rejected input and
+// persistent counters. Schema and the meaning of every column: docs/storage.md.
+//
+// Threading: a store is used by one thread at a time (the store writer in
+// `run`, the main thread in the CLI). Nothing here touches the network.
+//
+// Failure: the constructor throws (sqlite::error, store_error) when the store
+// cannot be opened even after moving a corrupt file aside. write() never
+// throws on I/O: a full disk or an I/O error comes back as a write_status,
+// the transaction is rolled back and the caller keeps the batch to retry.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include "gateway/config/config.hpp"
+#include "gateway/model/received_message.hpp"
+#include "gateway/store/sqlite.hpp"
+
+namespace communegw {
+
+class store_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct store_open_report {
+  int schema_version = 0;
+  bool created = false;
+  bool recovered = false;      // a damaged file was moved aside and a fresh store started
+  std::string moved_aside_to;  // where the damaged file went
+  std::string recovery_reason;
+};
+
+enum class write_status { ok, full, failed };
+
+struct write_outcome {
+  write_status status = write_status::ok;
+  std::size_t stored = 0;      // messages committed
+  std::size_t duplicates = 0;  // redeliveries recognised and skipped
+  std::size_t rejected = 0;    // messages quarantined
+  std::size_t field_rejections = 0;
+  std::string error;           // for full/failed: the SQLite message
+};
+
+struct store_usage {
+  std::uint64_t used_bytes = 0;  // pages holding data (file size minus free pages)
+  std::uint64_t file_bytes = 0;
+  std::uint64_t wal_bytes = 0;
+  std::uint64_t disk_free_bytes = 0;
+};
+
+struct shed_report {
+  std::uint64_t messages = 0;
+  std::uint64_t events = 0;
+  std::uint64_t alarms = 0;
+  std::uint64_t quarantine = 0;
+  bool under_limits = true;  // false if even shedding could not get under the limits
+};
+
+class store {
+ public:
+  // boot_id identifies this machine boot; now_ms stamps the boot row and any recovery event.
+  store(const store_settings& settings, const std::string& boot_id, std::int64_t now_ms);
+
+  const store_open_report& open_report() const { return open_report_; }
+
+  // Commits a batch in one transaction.
+  write_outcome write(std::span<const received_message> batch);
+
+  // Checks the quota and the free-disk floor and deletes by priority when
+  // either is exceeded: quarantine, then messages (raw readings), then
+  // non-alarm events, alarms last. `emergency` (after a failed write) also
+  // truncates the WAL and returns freed pages to the filesystem.
+  shed_report enforce_limits(bool emergency);
+
+  store_usage usage();
+  sqlite::database& database() { return db_; }
+
+ private:
+  void apply_pragmas();
+  void record_recovery(std::int64_t now_ms);
+  void migrate();
+  void prepare_statements();
+  std::int64_t device_id(const decoded_message& message, std::int64_t now_ms);
+  std::int64_t topic_id(const std::string& topic);
+  int quarantine(const received_message& message, const rejection& why);
+  int flush_counters();
+  std::uint64_t delete_oldest(std::string_view what, std::uint64_t rows);
+
+  store_settings settings_;
+  std::string boot_id_;
+  std::int64_t boot_row_ = 0;
+  store_open_report open_report_;
+  sqlite::database db_;
+  std::uint64_t page_size_ = 4096;
+
+  sqlite::statement insert_message_, insert_event_, insert_quarantine_, trim_quarantine_;
+  sqlite::statement find_device_, insert_device_, find_topic_, insert_topic_, add_counter_;
+  std::unordered_map<std::string, std::int64_t> device_ids_;
+  std::unordered_map<std::string, std::int64_t> topic_ids_;
+  std::unordered_map<std::string, std::int64_t> counter_deltas_;
+  std::string readings_json_;  // reused buffer
+};
+
+// Names of the persistent counters (table `counters`).
+namespace counter {
+inline constexpr std::string_view stored_messages = "stored_messages";
+inline constexpr std::string_view stored_readings = "stored_readings";
+inline constexpr std::string_view stored_events = "stored_events";
+inline constexpr std::string_view duplicates = "duplicate_messages";
+inline constexpr std::string_view shed_messages = "shed_messages";
+inline constexpr std::string_view shed_events = "shed_events";
+inline constexpr std::string_view shed_alarms = "shed_alarms";
+inline constexpr std::string_view shed_quarantine = "shed_quarantine";
+// Rejections are counted as "rejected.<reason>".
+}  // namespace counter
+
+}  // namespace communegw

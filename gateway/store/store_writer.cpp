@@ -1,0 +1,115 @@
+#include "gateway/store/store_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/log/rate_limited_log.hpp"
+
+namespace communegw {
+namespace {
+
+constexpr auto idle_wait = std::chrono::milliseconds(500);
+constexpr auto maintenance_interval = std::chrono::seconds(5);
+constexpr std::uint64_t maintenance_every_messages = 5000;
+constexpr auto retry_min = std::chrono::milliseconds(200);
+constexpr auto retry_max = std::chrono::milliseconds(30'000);
+constexpr int attempts_after_close = 5;
+
+}  // namespace
+
+store_writer::store_writer(store& target, ingest_queue& queue, const store_settings& settings)
+    : store_(target), queue_(queue), settings_(settings) {}
+
+store_writer::~store_writer() { stop(); }
+
+void store_writer::start() { thread_ = std::thread([this] { loop(); }); }
+
+void store_writer::stop() {
+  queue_.close();
+  if (thread_.joinable()) thread_.join();
+}
+
+void store_writer::maintain(bool emergency) {
+  try {
+    const auto report = store_.enforce_limits(emergency);
+    const auto deleted = report.messages + report.events + report.alarms + report.quarantine;
+    if (deleted > 0) {
+      stats_.shed.fetch_add(deleted, std::memory_order_relaxed);
+      spdlog::warn("store: over its limits, shed {} messages, {} events, {} alarms, {} quarantine rows{}",
+                   report.messages, report.events, report.alarms, report.quarantine,
+                   report.under_limits ? "" : "; still over the limits");
+    }
+  } catch (const std::exception& error) {
+    // usage() can fail when the disk is unreadable; shedding is retried next time.
+    spdlog::error("store: limit check failed: {}", error.what());
+  }
+}
+
+void store_writer::loop() {
+  // Messages taken from the queue and not yet committed, oldest first, and the
+  // queue ticket of the last one. At most store.max_batch: while a write keeps
+  // failing nothing more is taken, and the queue's wait rule holds the rest
+  // back at the broker.
+  std::vector<received_message> batch;
+  std::uint64_t batch_last_ticket = 0;
+  rate_limited_log failure_log(std::chrono::seconds(30));
+  auto retry_delay = retry_min;
+  auto last_maintenance = std::chrono::steady_clock::now();
+  std::uint64_t since_maintenance = 0;
+  int failures_after_close = 0;
+  bool closed = false;
+
+  while (true) {
+    if (batch.empty()) {
+      batch_last_ticket = queue_.pop_batch(batch, settings_.max_batch, idle_wait, closed);
+      if (batch.empty() && closed) return;
+    }
+    stats_.pending.store(batch.size(), std::memory_order_relaxed);
+
+    if (!batch.empty()) {
+      write_outcome outcome;
+      try {
+        outcome = store_.write(batch);
+      } catch (const std::exception& error) {
+        // write() reports I/O as a status; a throw here is unexpected, but it
+        // must not end the writer thread and lose what it holds.
+        outcome.status = write_status::failed;
+        outcome.error = error.what();
+      }
+      if (outcome.status == write_status::ok) {
+        since_maintenance += batch.size();
+        batch.clear();
+        stats_.stored.fetch_add(outcome.stored, std::memory_order_relaxed);
+        stats_.duplicates.fetch_add(outcome.duplicates, std::memory_order_relaxed);
+        stats_.quarantined.fetch_add(outcome.rejected, std::memory_order_relaxed);
+        stats_.commits.fetch_add(1, std::memory_order_relaxed);
+        queue_.mark_committed(batch_last_ticket, false);
+        if (!stats_.store_writable.exchange(true)) spdlog::info("store: writable again");
+        retry_delay = retry_min;
+      } else {
+        stats_.write_failures.fetch_add(1, std::memory_order_relaxed);
+        stats_.store_writable.store(false, std::memory_order_relaxed);
+        failure_log.log(spdlog::level::err,
+                        "store: {} while committing {} messages: {}; holding them (the broker keeps the rest) and retrying",
+                        outcome.status == write_status::full ? "disk full" : "write failed", batch.size(), outcome.error);
+        maintain(true);
+        if (closed && ++failures_after_close >= attempts_after_close) {
+          stats_.lost_at_shutdown.store(batch.size() + queue_.size(), std::memory_order_relaxed);
+          queue_.abandon();
+          return;
+        }
+        std::this_thread::sleep_for(retry_delay);
+        retry_delay = std::min(retry_delay * 2, retry_max);
+        continue;
+      }
+    }
+
+    const auto now = std::chrono::steady_clock::now();
+    if (since_maintenance >= maintenance_every_messages || now - last_maintenance >= maintenance_interval) {
+      maintain(false);
+      last_maintenance = now;
+      since_maintenance = 0;
+    }
+  }
+}
+
+}  // namespace communegw
