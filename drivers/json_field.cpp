@@ -109,6 +109,32 @@ std::optional<std::int64_t> read_timestamp_ms(simdjson::ondemand::value value) {
   return std::nullopt;
 }
 
+bool is_json_non_object(simdjson::ondemand::document& doc) {
+  doc.rewind();
+  simdjson::ondemand::json_type type;
+  if (doc.type().get(type)) return false;
+  switch (type) {
+    case simdjson::ondemand::json_type::array: return true;  // structure checked well enough for a rejection
+    case simdjson::ondemand::json_type::number: {
+      double number = 0;
+      return doc.get_double().get(number) == simdjson::SUCCESS;
+    }
+    case simdjson::ondemand::json_type::string: {
+      std::string_view text;
+      return doc.get_string().get(text) == simdjson::SUCCESS;
+    }
+    case simdjson::ondemand::json_type::boolean: {
+      bool flag = false;
+      return doc.get_bool().get(flag) == simdjson::SUCCESS;
+    }
+    case simdjson::ondemand::json_type::null: {
+      bool is_null = false;
+      return doc.is_null().get(is_null) == simdjson::SUCCESS && is_null;
+    }
+    default: return false;
+  }
+}
+
 simdjson::padded_string_view padded_buffer::wrap(std::string_view payload) {
   const std::size_t needed = payload.size() + simdjson::SIMDJSON_PADDING;
   if (storage_.size() < needed) storage_.resize(needed);

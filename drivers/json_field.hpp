@@ -37,6 +37,11 @@ std::optional<std::int64_t> read_non_negative_integer(simdjson::ondemand::value 
 // with an offset. Returns Unix ms.
 std::optional<std::int64_t> read_timestamp_ms(simdjson::ondemand::value value);
 
+// After get_object() failed with INCORRECT_TYPE: true when the document is
+// valid JSON of another type (array, number, string...), false when it is not
+// JSON at all. Tells wrong_type from malformed_json.
+bool is_json_non_object(simdjson::ondemand::document& doc);
+
 // Copies a payload into a buffer with the tail padding simdjson requires.
 // One per driver instance; reused between messages to avoid allocation.
 class padded_buffer {

@@ -140,8 +140,11 @@ decode_result native_driver::decode(std::string_view topic, std::string_view pay
   }
   simdjson::ondemand::object object;
   if (const auto error = doc.get_object().get(object)) {
-    return rejection{error == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::malformed_json,
-                     error == simdjson::INCORRECT_TYPE ? "payload must be a JSON object" : simdjson::error_message(error)};
+    if (error == simdjson::INCORRECT_TYPE && json_field::is_json_non_object(doc)) {
+      return rejection{reject_reason::wrong_type, "payload must be a JSON object"};
+    }
+    return rejection{reject_reason::malformed_json,
+                     error == simdjson::INCORRECT_TYPE ? "payload is not JSON" : simdjson::error_message(error)};
   }
   auto result = decode_object(where, object);
   if (std::holds_alternative<rejection>(result)) return result;

@@ -73,7 +73,7 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
     const auto off_h = digits(text, pos + 1, 2);
     const auto off_m = digits(text, pos + 4, 2);
     if (!off_h || !off_m || text[pos + 3] != ':' || *off_h > 23 || *off_m > 59) return std::nullopt;
-    offset_minutes = (*off_h * 60 + *off_m) * (text[pos] == '-' ? -1 : 1);
+    offset_minutes = static_cast<std::int64_t>(*off_h * 60 + *off_m) * (text[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return std::nullopt;

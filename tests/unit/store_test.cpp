@@ -1,0 +1,179 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "drivers/native/native_driver.hpp"
+#include "gateway/store/store.hpp"
+
+using namespace communegw;
+
+namespace {
+
+struct store_fixture {
+  std::filesystem::path dir;
+  store_settings settings;
+  std::unique_ptr<driver> native = make_native_driver(driver_settings{"native", true, {}});
+  std::int64_t now_ms = 1'795'403'100'000;
+
+  store_fixture() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "communegw-store-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()));
+    dir = pattern;
+    settings.path = dir / "gw.db";
+    settings.max_size = 64ull << 20;
+    settings.min_free_disk = 0;
+    settings.quarantine_rows = 100;
+    settings.max_batch = 1000;
+    settings.max_uncommitted = 100;
+    settings.check = startup_check::full;
+  }
+  ~store_fixture() { std::filesystem::remove_all(dir); }
+
+  received_message message(const std::string& topic, const std::string& payload) {
+    received_message m;
+    m.topic = topic;
+    m.received = {now_ms += 1000, 5000, true};
+    m.payload_size = payload.size();
+    m.result = native->decode(topic, payload);
+    if (std::holds_alternative<rejection>(m.result) || !std::get<decoded_message>(m.result).field_rejections.empty()) {
+      m.payload_excerpt = payload.substr(0, quarantine_excerpt_bytes);
+    }
+    return m;
+  }
+};
+
+std::int64_t count(store& s, const std::string& sql) { return s.database().query_int(sql); }
+
+}  // namespace
+
+TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readings, stamps and units") {
+  store s(settings, "boot-a", now_ms);
+  CHECK(s.open_report().created);
+  CHECK(s.open_report().schema_version == 1);
+  std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795403000,"pm2_5":12.5,"humidity":80})")};
+  const auto outcome = s.write(batch);
+  CHECK(outcome.status == write_status::ok);
+  CHECK(outcome.stored == 1);
+  CHECK(count(s, "SELECT count(*) FROM readings") == 2);
+  auto row = s.database().prepare(
+      "SELECT device, device_kind, value, unit, device_ms, recv_ms, boot_id, mono_ms, time_trusted, topic FROM readings WHERE metric = 'pm2_5'");
+  REQUIRE(row.step() == SQLITE_ROW);
+  CHECK(row.column_text(0) == "e-1");
+  CHECK(row.column_text(1) == "environment");
+  CHECK(row.column_double(2) == 12.5);
+  CHECK(row.column_text(3) == "µg/m³");
+  CHECK(row.column_int(4) == 1795403000000);
+  CHECK(row.column_int(5) == batch[0].received.wall_ms);
+  CHECK(row.column_text(6) == "boot-a");
+  CHECK(row.column_int(7) == 5000);
+  CHECK(row.column_int(8) == 1);
+  CHECK(row.column_text(9) == "commune/c/env/e-1/telemetry");
+}
+
+TEST_CASE_FIXTURE(store_fixture, "redelivery never duplicates: by sequence number, else by device time per topic") {
+  store s(settings, "boot-a", now_ms);
+  const std::string with_seq = R"({"seq":7,"pm2_5":1})";
+  const std::string with_ts = R"({"ts":1795403000,"pm2_5":1})";
+  const std::string bare = R"({"pm2_5":1})";
+  std::vector<received_message> first{message("commune/c/env/e-1/telemetry", with_seq),
+                                      message("commune/c/env/e-1/telemetry", with_ts),
+                                      message("commune/c/env/e-1/telemetry", bare)};
+  CHECK(s.write(first).stored == 3);
+  std::vector<received_message> again{message("commune/c/env/e-1/telemetry", with_seq),
+                                      message("commune/c/env/e-1/telemetry", with_ts),
+                                      message("commune/c/env/e-2/telemetry", with_seq)};  // another device: not a duplicate
+  const auto outcome = s.write(again);
+  CHECK(outcome.stored == 1);
+  CHECK(outcome.duplicates == 2);
+  CHECK(count(s, "SELECT count(*) FROM messages") == 4);
+  CHECK(count(s, "SELECT value FROM counters WHERE name = 'duplicate_messages'") == 2);
+  // The same sequence number after a restart (new process, same store) is still a duplicate.
+  store reopened(settings, "boot-a", now_ms);
+  std::vector<received_message> after_restart{message("commune/c/env/e-1/telemetry", with_seq)};
+  CHECK(reopened.write(after_restart).duplicates == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "rejections are counted per reason and kept in a bounded quarantine") {
+  settings.quarantine_rows = 10;
+  store s(settings, "boot-a", now_ms);
+  std::vector<received_message> batch;
+  for (int i = 0; i < 25; ++i) batch.push_back(message("commune/c/env/e-1/telemetry", "{broken " + std::to_string(i)));
+  batch.push_back(message("commune/c/env/e-1/telemetry", R"({"seq":1,"pm2_5":-5,"humidity":50})"));
+  const auto outcome = s.write(batch);
+  CHECK(outcome.rejected == 25);
+  CHECK(outcome.field_rejections == 1);
+  CHECK(outcome.stored == 1);
+  CHECK(count(s, "SELECT count(*) FROM quarantine") == 10);
+  CHECK(count(s, "SELECT value FROM counters WHERE name = 'rejected.malformed_json'") == 25);
+  CHECK(count(s, "SELECT value FROM counters WHERE name = 'rejected.out_of_range'") == 1);
+  // The newest rows are the ones kept.
+  CHECK(count(s, "SELECT count(*) FROM quarantine WHERE reason = 'out_of_range'") == 1);
+  CHECK(count(s, "SELECT count(*) FROM quarantine WHERE payload = CAST('{broken 24' AS BLOB)") == 1);
+  CHECK(count(s, "SELECT count(*) FROM quarantine WHERE payload = CAST('{broken 0' AS BLOB)") == 0);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "over quota: raw readings go first, then events, alarms last; all counted") {
+  settings.max_size = 1ull << 20;  // 1 MiB
+  store s(settings, "boot-a", now_ms);
+  int seq = 0;
+  auto write_some = [&](const std::string& topic, const std::string& body_without_seq, int n) {
+    std::vector<received_message> batch;
+    for (int i = 0; i < n; ++i) batch.push_back(message(topic, "{\"seq\":" + std::to_string(++seq) + "," + body_without_seq));
+    REQUIRE(s.write(batch).status == write_status::ok);
+  };
+  write_some("commune/c/camera/cam-1/event", R"("event":"tamper"})", 50);                 // alarms, oldest
+  write_some("commune/c/camera/cam-1/event", R"("event":"motion","zone":"gate"})", 200);  // info events
+  const std::string padding(150, 'x');
+  for (int round = 0; round < 20; ++round) {
+    write_some("commune/c/env/e-1/telemetry",
+               R"("pm2_5":12.5,"pm10":20,"temperature":27.5,"humidity":81,"noise_level":50,"rainfall":0,"water_level":1.25,"note":")" + padding + "\"}",
+               500);
+  }
+  REQUIRE(s.usage().used_bytes > settings.max_size);
+  const auto report = s.enforce_limits(false);
+  CHECK(report.under_limits);
+  CHECK(report.messages > 0);
+  CHECK(report.alarms == 0);
+  CHECK(s.usage().used_bytes <= settings.max_size);
+  CHECK(count(s, "SELECT count(*) FROM events WHERE severity = 2") == 50);  // every alarm kept
+  CHECK(count(s, "SELECT value FROM counters WHERE name = 'shed_messages'") == static_cast<std::int64_t>(report.messages));
+  // The oldest messages went first.
+  CHECK(count(s, "SELECT min(seq) FROM messages m JOIN devices d ON d.id = m.device WHERE d.name = 'e-1'") > 251);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "when only alarms remain over quota, the oldest alarms go and the newest stay") {
+  settings.max_size = 1ull << 20;
+  store s(settings, "boot-a", now_ms);
+  std::vector<received_message> batch;
+  const std::string zone(400, 'z');
+  for (int i = 1; i <= 4000; ++i) {
+    batch.push_back(message("commune/c/camera/cam-1/event", "{\"seq\":" + std::to_string(i) + ",\"event\":\"tamper\",\"zone\":\"" + zone.substr(0, 250) + "\"}"));
+  }
+  REQUIRE(s.write(batch).status == write_status::ok);
+  const auto report = s.enforce_limits(false);
+  CHECK(report.alarms > 0);
+  CHECK(report.under_limits);
+  CHECK(count(s, "SELECT max(id) FROM events") == 4000);  // the newest alarm is kept
+  CHECK(count(s, "SELECT min(id) FROM events") > 1);       // the oldest went
+  CHECK(count(s, "SELECT value FROM counters WHERE name = 'shed_alarms'") == static_cast<std::int64_t>(report.alarms));
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a damaged store is moved aside, a fresh one starts, and the recovery is recorded") {
+  {
+    std::ofstream out(settings.path, std::ios::binary);
+    out << std::string(8192, '\x5a');  // not an SQLite file at all
+  }
+  store s(settings, "boot-a", now_ms);
+  CHECK(s.open_report().recovered);
+  CHECK(std::filesystem::exists(s.open_report().moved_aside_to));
+  CHECK(count(s, "SELECT count(*) FROM events WHERE kind = 'store_recovered' AND severity = 2") == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a store from a newer communegw is refused, not modified") {
+  {
+    store s(settings, "boot-a", now_ms);
+    s.database().exec("PRAGMA user_version = 99");
+  }
+  CHECK_THROWS_WITH_AS(store(settings, "boot-a", now_ms),
+                       doctest::Contains("schema version 99 is newer than this communegw understands"), store_error);
+}
