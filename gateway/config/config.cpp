@@ -79,6 +79,11 @@ std::vector<option_spec> build_option_table() {
        "Free-space floor on the store's filesystem. Below it the store sheds like over quota and gives the "
        "space back to the filesystem.",
        false, "", {}, 0, 1024 * GiB},
+      {"store.emergency_reserve", value_kind::size, "\"4MiB\"",
+       "Space the gateway keeps reserved in a file next to the store. When the disk fills up anyway, it is "
+       "released so the store can checkpoint and shed old data instead of jamming; it is taken back once "
+       "space returns. 0B: no reserve.",
+       false, "", {}, 0, 1 * GiB},
       {"store.synchronous", value_kind::choice, "\"normal\"",
        "SQLite synchronous mode. normal: a commit survives a process crash at once and a power cut after the "
        "next checkpoint; full: fsync on every commit (slower, more SD-card wear). See docs/durability.md.",
@@ -320,6 +325,7 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
   store.path = path("store.path");
   store.max_size = size("store.max_size");
   store.min_free_disk = size("store.min_free_disk");
+  store.emergency_reserve = size("store.emergency_reserve");
   store.synchronous_full = str("store.synchronous") == "full";
   store.quarantine_rows = static_cast<std::uint64_t>(integer("store.quarantine_rows"));
   store.max_batch = static_cast<std::uint64_t>(integer("store.max_batch"));

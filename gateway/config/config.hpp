@@ -50,6 +50,7 @@ struct store_settings {
   std::filesystem::path path;
   std::uint64_t max_size = 0;
   std::uint64_t min_free_disk = 0;
+  std::uint64_t emergency_reserve = 0;
   bool synchronous_full = false;
   std::uint64_t quarantine_rows = 0;
   std::uint64_t max_batch = 0;

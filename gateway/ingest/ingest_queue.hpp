@@ -75,11 +75,22 @@ class ingest_queue {
     not_empty_.notify_all();
   }
 
+  // Writer thread: sleeps up to `duration`, waking early if the queue closes.
+  void wait_closed_for(std::chrono::milliseconds duration) {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait_for(lock, duration, [&] { return closed_; });
+  }
+
   // The writer is giving up: release waiting callbacks with "not stored".
   void abandon() {
     std::lock_guard lock(mutex_);
     abandoned_ = true;
     committed_cv_.notify_all();
+  }
+
+  bool is_closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
   }
 
   std::size_t size() const {

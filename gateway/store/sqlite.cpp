@@ -55,6 +55,9 @@ database::database(const std::filesystem::path& path, int flags) {
     throw error(rc, fmt::format("opening {}: {}", path.string(), raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
   sqlite3_extended_result_codes(raw, 1);
+  // Before anything else: a reader (`communegw query`, a backup) may hold a
+  // lock while the store is being created or switched to WAL.
+  sqlite3_busy_timeout(raw, 5000);
 }
 
 void database::exec(std::string_view sql) {

@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 
 #include <chrono>
+#include <cstdio>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -101,6 +102,7 @@ store::store(const store_settings& settings, const std::string& boot_id, std::in
     boot_row_ = find.column_int(0);
   }
   if (open_report_.recovered) record_recovery(now_ms);
+  ensure_reserve(disk_free(settings_.path));
 }
 
 void store::apply_pragmas() {
@@ -112,9 +114,11 @@ void store::apply_pragmas() {
     throw store_error(fmt::format("{}: cannot switch the store to WAL mode", settings_.path.string()));
   }
   db_.exec(settings_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-  db_.exec("PRAGMA busy_timeout = 5000");
-  // Keep the WAL file from staying large after a burst: SD-card space is scarce.
-  db_.exec("PRAGMA journal_size_limit = 4194304");
+  // Keep the WAL small (checkpoint at 1 MiB, truncate back to 1 MiB): it is
+  // disk space the store cannot shed, and on a full disk a big WAL is what
+  // cannot be checkpointed.
+  db_.exec("PRAGMA wal_autocheckpoint = 256");
+  db_.exec("PRAGMA journal_size_limit = 1048576");
   db_.exec("PRAGMA temp_store = MEMORY");
   page_size_ = static_cast<std::uint64_t>(db_.query_int("PRAGMA page_size"));
 }
@@ -394,9 +398,34 @@ std::uint64_t store::delete_oldest(std::string_view what, std::uint64_t rows) {
   return deleted;
 }
 
+bool store::release_reserve() {
+  std::error_code ec;
+  return std::filesystem::remove(reserve_path(), ec);
+}
+
+void store::ensure_reserve(std::uint64_t disk_free_bytes) {
+  const auto want = settings_.emergency_reserve;
+  if (want == 0) return;
+  std::error_code ec;
+  const auto have = std::filesystem::exists(reserve_path(), ec) ? std::filesystem::file_size(reserve_path(), ec) : 0;
+  // Take the reserve back only with room to spare, or it would cause the next ENOSPC itself.
+  if (have >= want || disk_free_bytes < 2 * want + settings_.min_free_disk) return;
+  // Written, not fallocated: the blocks must really be taken from the filesystem (tmpfs, ext4, f2fs alike).
+  std::FILE* file = std::fopen(reserve_path().c_str(), "wb");
+  if (!file) return;
+  const std::string block(64 * 1024, '\0');
+  std::uint64_t written = 0;
+  while (written < want && std::fwrite(block.data(), 1, block.size(), file) == block.size()) written += block.size();
+  const bool ok = std::fflush(file) == 0 && written >= want;
+  std::fclose(file);
+  if (!ok) release_reserve();
+}
+
 shed_report store::enforce_limits(bool emergency) {
   shed_report report;
   if (emergency) {
+    // Space for the checkpoint and the deletes that follow.
+    report.released_reserve = release_reserve();
     // A full disk may be full of WAL: checkpointing and truncating it is the
     // cheapest space to win back, and deletes need WAL room themselves.
     db_.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -405,7 +434,10 @@ shed_report store::enforce_limits(bool emergency) {
   auto over = [&](const store_usage& u) {
     return u.used_bytes > settings_.max_size || u.disk_free_bytes < settings_.min_free_disk;
   };
-  if (!emergency && !over(usage_now)) return report;
+  if (!emergency && !over(usage_now)) {
+    ensure_reserve(usage_now.disk_free_bytes);
+    return report;
+  }
 
   // Hysteresis: shed to 90 % of the quota so the next commits do not shed again at once.
   const std::uint64_t target = settings_.max_size / 10 * 9;
@@ -436,6 +468,7 @@ shed_report store::enforce_limits(bool emergency) {
     usage_now = usage();
   }
   report.under_limits = !over(usage_now);
+  if (!emergency) ensure_reserve(usage_now.disk_free_bytes);
   return report;
 }
 

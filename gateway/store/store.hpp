@@ -56,6 +56,7 @@ struct store_usage {
 };
 
 struct shed_report {
+  bool released_reserve = false;
   std::uint64_t messages = 0;
   std::uint64_t events = 0;
   std::uint64_t alarms = 0;
@@ -75,8 +76,10 @@ class store {
 
   // Checks the quota and the free-disk floor and deletes by priority when
   // either is exceeded: quarantine, then messages (raw readings), then
-  // non-alarm events, alarms last. `emergency` (after a failed write) also
-  // truncates the WAL and returns freed pages to the filesystem.
+  // non-alarm events, alarms last. `emergency` (after a failed write) first
+  // releases the emergency reserve file, truncates the WAL and returns freed
+  // pages to the filesystem. Outside emergencies it re-creates the reserve
+  // once there is room for it.
   shed_report enforce_limits(bool emergency);
 
   store_usage usage();
@@ -92,6 +95,9 @@ class store {
   int quarantine(const received_message& message, const rejection& why);
   int flush_counters();
   std::uint64_t delete_oldest(std::string_view what, std::uint64_t rows);
+  std::filesystem::path reserve_path() const { return settings_.path.string() + ".reserve"; }
+  bool release_reserve();
+  void ensure_reserve(std::uint64_t disk_free_bytes);
 
   store_settings settings_;
   std::string boot_id_;

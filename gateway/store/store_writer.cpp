@@ -11,7 +11,8 @@ constexpr auto idle_wait = std::chrono::milliseconds(500);
 constexpr auto maintenance_interval = std::chrono::seconds(5);
 constexpr std::uint64_t maintenance_every_messages = 5000;
 constexpr auto retry_min = std::chrono::milliseconds(200);
-constexpr auto retry_max = std::chrono::milliseconds(30'000);
+// Short: a failed attempt costs little, and ingest should resume soon after space returns.
+constexpr auto retry_max = std::chrono::milliseconds(5'000);
 constexpr int attempts_after_close = 5;
 
 }  // namespace
@@ -32,6 +33,7 @@ void store_writer::maintain(bool emergency) {
   try {
     const auto report = store_.enforce_limits(emergency);
     const auto deleted = report.messages + report.events + report.alarms + report.quarantine;
+    if (report.released_reserve) spdlog::warn("store: disk full, released the emergency reserve to make room");
     if (deleted > 0) {
       stats_.shed.fetch_add(deleted, std::memory_order_relaxed);
       spdlog::warn("store: over its limits, shed {} messages, {} events, {} alarms, {} quarantine rows{}",
@@ -92,12 +94,12 @@ void store_writer::loop() {
                         "store: {} while committing {} messages: {}; holding them (the broker keeps the rest) and retrying",
                         outcome.status == write_status::full ? "disk full" : "write failed", batch.size(), outcome.error);
         maintain(true);
-        if (closed && ++failures_after_close >= attempts_after_close) {
+        if (queue_.is_closed() && ++failures_after_close >= attempts_after_close) {
           stats_.lost_at_shutdown.store(batch.size() + queue_.size(), std::memory_order_relaxed);
           queue_.abandon();
           return;
         }
-        std::this_thread::sleep_for(retry_delay);
+        queue_.wait_closed_for(retry_delay);
         retry_delay = std::min(retry_delay * 2, retry_max);
         continue;
       }

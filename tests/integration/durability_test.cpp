@@ -1,1 +1,207 @@
+// Durability with real failures: a broker restart, SIGKILLs of the gateway,
+// and a filesystem that really runs out of space.
 #include <doctest/doctest.h>
+
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include "tests/support/harness.hpp"
+
+using namespace communegw::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string env_message(int seq) {
+  return "{\"seq\":" + std::to_string(seq) +
+         ",\"pm2_5\":12.5,\"pm10\":20.25,\"temperature\":27.5,\"humidity\":81,\"noise_level\":48.5,\"rainfall\":0,\"water_level\":1.25}";
+}
+
+// Publishes seq 1..count at about `rate` per second, retrying each one until
+// the broker acknowledges it (through broker restarts).
+class steady_publisher {
+ public:
+  steady_publisher(const std::string& uri, int count, int rate) : uri_(uri), count_(count), rate_(rate) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~steady_publisher() { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  int acknowledged() const { return acknowledged_; }
+
+ private:
+  void run() {
+    publisher pub(uri_);
+    const auto period = std::chrono::microseconds(1'000'000 / rate_);
+    auto next = std::chrono::steady_clock::now();
+    for (int seq = 1; seq <= count_; ++seq) {
+      while (!pub.publish("commune/c/env/env-steady/telemetry", env_message(seq), 2s)) std::this_thread::sleep_for(50ms);
+      acknowledged_ = seq;
+      next += period;
+      std::this_thread::sleep_until(next);
+    }
+  }
+  std::string uri_;
+  int count_, rate_;
+  std::atomic<int> acknowledged_{0};
+  std::thread thread_;
+};
+
+std::int64_t distinct_seqs(const std::filesystem::path& db) {
+  return store_count(db, "SELECT count(DISTINCT seq) FROM messages m JOIN devices d ON d.id = m.device WHERE d.name = 'env-steady'");
+}
+std::int64_t rows(const std::filesystem::path& db) {
+  return store_count(db, "SELECT count(*) FROM messages m JOIN devices d ON d.id = m.device WHERE d.name = 'env-steady'");
+}
+
+bool gateway_listening(const std::string& uri, const std::filesystem::path& db) {
+  publisher probe(uri);
+  return wait_for([&] {
+    probe.publish("commune/c/env/probe/telemetry", R"({"pm2_5":1})");
+    return store_count(db, "SELECT count(*) FROM messages") >= 1;
+  }, 30s);
+}
+
+}  // namespace
+
+TEST_CASE("broker restart mid-stream: everything the broker acknowledged is stored exactly once") {
+  temp_dir dir;
+  // Persistence keeps the gateway's session (subscriptions, queued messages) across the restart.
+  mosquitto_broker broker(dir / "broker", "persistence true\nautosave_interval 1\n");
+  const auto db = dir / "gw" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db));
+  REQUIRE(gateway_listening(broker.uri(), db));
+
+  constexpr int total = 3000;
+  steady_publisher pub(broker.uri(), total, 600);
+  REQUIRE(wait_for([&] { return pub.acknowledged() >= 1000; }, 30s));
+  broker.restart();
+  pub.join();
+  CHECK(wait_for([&] { return distinct_seqs(db) == total; }, 60s));
+  CHECK(distinct_seqs(db) == total);
+  CHECK(rows(db) == total);  // no duplicates
+  CHECK(gateway.running());
+}
+
+TEST_CASE("SIGKILL the gateway repeatedly mid-stream: no loss with max_uncommitted = 0, never a duplicate") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "gw" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db, "max_uncommitted = 0\n"));
+  REQUIRE(gateway_listening(broker.uri(), db));
+
+  constexpr int total = 4000;
+  constexpr int kills = 4;
+  steady_publisher pub(broker.uri(), total, 500);
+  for (int kill = 1; kill <= kills; ++kill) {
+    REQUIRE(wait_for([&] { return pub.acknowledged() >= kill * total / (kills + 1); }, 60s));
+    gateway.kill_hard();
+    std::this_thread::sleep_for(300ms);  // the outage itself: messages queue at the broker
+    gateway.start();
+  }
+  pub.join();
+  CHECK(wait_for([&] { return distinct_seqs(db) == total; }, 60s));
+  const auto stored = distinct_seqs(db);
+  MESSAGE("published ", total, ", stored ", stored, ", rows ", rows(db), " after ", kills, " SIGKILLs");
+  CHECK(stored == total);
+  CHECK(rows(db) == stored);
+}
+
+TEST_CASE("SIGKILL with the default ack window: loss stays within max_uncommitted per kill, no duplicates") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "gw" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db, "max_uncommitted = 50\n"));
+  REQUIRE(gateway_listening(broker.uri(), db));
+  constexpr int total = 3000;
+  constexpr int kills = 3;
+  steady_publisher pub(broker.uri(), total, 500);
+  for (int kill = 1; kill <= kills; ++kill) {
+    REQUIRE(wait_for([&] { return pub.acknowledged() >= kill * total / (kills + 1); }, 60s));
+    gateway.kill_hard();
+    std::this_thread::sleep_for(300ms);
+    gateway.start();
+  }
+  pub.join();
+  wait_for([&] { return distinct_seqs(db) == total; }, 30s);
+  const auto lost = total - distinct_seqs(db);
+  MESSAGE("lost ", lost, " of ", total, " over ", kills, " SIGKILLs with max_uncommitted = 50");
+  CHECK(lost <= kills * 50);
+  CHECK(rows(db) == distinct_seqs(db));
+}
+
+namespace {
+
+// A small tmpfs: a real filesystem that really fills up. Needs root (CI runs as root).
+class small_filesystem {
+ public:
+  small_filesystem(const std::filesystem::path& where, const std::string& size) : where_(where) {
+    std::filesystem::create_directories(where_);
+    mounted_ = ::mount("tmpfs", where_.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  }
+  ~small_filesystem() {
+    if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  std::uint64_t free_bytes() const {
+    struct statvfs info {};
+    ::statvfs(where_.c_str(), &info);
+    return static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+  }
+
+ private:
+  std::filesystem::path where_;
+  bool mounted_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a full disk (real ENOSPC) stalls ingest without loss; it resumes when space returns") {
+  temp_dir dir;
+  small_filesystem disk(dir / "small", "16m");
+  if (!disk.mounted()) {
+    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "small" / "store.db";
+  // No quota or disk floor to hide behind: the write itself must fail. The
+  // emergency reserve (1 MiB here) buys one round of checkpoint and writes.
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db,
+                                                                       "min_free_disk = \"0B\"\nemergency_reserve = \"1MiB\"\n"));
+  REQUIRE(gateway_listening(broker.uri(), db));
+
+  REQUIRE(wait_for([&] { return std::filesystem::exists(dir / "small" / "store.db.reserve"); }, 10s));
+  // Leave a few hundred KiB: the store fills it within a few thousand messages.
+  const auto filler = dir / "small" / "filler";
+  write_file(filler, std::string(disk.free_bytes() - 300 * 1024, '\0'));
+
+  constexpr int total = 12000;
+  publisher pub(broker.uri());
+  for (int seq = 1; seq <= total; ++seq) REQUIRE(pub.publish("commune/c/env/env-steady/telemetry", env_message(seq)));
+
+  // Ingest stalls short of the total and stays stalled: the disk is full.
+  REQUIRE(wait_for([&] {
+    const auto before = distinct_seqs(db);
+    std::this_thread::sleep_for(1500ms);
+    return before == distinct_seqs(db) && before < total;
+  }, 60s));
+  const auto stalled_at = distinct_seqs(db);
+  MESSAGE("stalled at ", stalled_at, " of ", total, " with ", disk.free_bytes(), " bytes free");
+  CHECK(gateway.running());
+  CHECK(store_counters(db).count("shed_messages") == 0);  // nothing was thrown away to get there
+
+  CHECK_FALSE(std::filesystem::exists(dir / "small" / "store.db.reserve"));  // released to fight the full disk
+
+  std::filesystem::remove(filler);
+  CHECK(wait_for([&] { return distinct_seqs(db) == total; }, 90s));
+  CHECK(wait_for([&] { return std::filesystem::exists(dir / "small" / "store.db.reserve"); }, 30s));  // taken back
+  CHECK(rows(db) == total);
+  CHECK(gateway.running());
+  CHECK(gateway.terminate(15s) == 0);
+}

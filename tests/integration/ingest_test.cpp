@@ -1,1 +1,105 @@
+// End to end through a real mosquitto and the real communegw binary.
 #include <doctest/doctest.h>
+
+#include <csignal>
+
+#include "tests/support/harness.hpp"
+
+using namespace communegw::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("messages travel broker -> gateway -> store with their content; hostile input is quarantined, not fatal") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "gw" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db, "max_uncommitted = 0\n"));
+  REQUIRE(wait_for([&] { return store_count(db, "SELECT count(*) FROM boots") == 1; }, 20s));
+
+  publisher pub(broker.uri());
+  // The gateway subscribes after connecting; publish only once it is listening.
+  int probe_seq = 0;
+  REQUIRE(wait_for([&] {
+    pub.publish("commune/c/env/probe/telemetry", "{\"seq\":" + std::to_string(++probe_seq) + ",\"pm2_5\":1}");
+    return store_count(db, "SELECT count(*) FROM messages") >= 1;
+  }, 20s));
+
+  REQUIRE(pub.publish("commune/c/env/env-01/telemetry",
+                      R"({"seq":10,"ts":"2026-11-23T18:05:00+07:00","pm2_5":35.5,"pm10":52,"temperature":27.25,"humidity":81})"));
+  REQUIRE(pub.publish("commune/c/streetlight/sl-0042/status",
+                      R"({"seq":3,"lamp_on":true,"dim_level":70,"battery_voltage":12.8,"faults":["lamp_short_circuit"]})"));
+  REQUIRE(pub.publish("commune/c/camera/cam-3/event", R"({"seq":1,"event":"tamper","zone":"cầu"})"));
+  // Redelivery of the same message must not duplicate it.
+  REQUIRE(pub.publish("commune/c/env/env-01/telemetry",
+                      R"({"seq":10,"ts":"2026-11-23T18:05:00+07:00","pm2_5":35.5,"pm10":52,"temperature":27.25,"humidity":81})"));
+  // Hostile input.
+  REQUIRE(pub.publish("commune/c/env/env-01/telemetry", "{\"pm2_5\": 12"));
+  REQUIRE(pub.publish("commune/c/env/env-01/telemetry", std::string("\x00\xff\xfe\x01\x02", 5)));
+  REQUIRE(pub.publish("commune/c/env/env-01/telemetry", std::string(70 * 1024, 'x')));  // over the 64KiB default
+  REQUIRE(pub.publish("commune/c/tractor/t-1/status", "{}"));
+  REQUIRE(pub.publish("commune/c/env/env-02/telemetry", R"({"seq":1,"pm2_5":-5,"pm10":1e9,"humidity":"wet","temperature":30})"));
+
+  REQUIRE(wait_for([&] {
+    const auto c = store_counters(db);
+    return c.count("rejected.wrong_type") && c.count("rejected.unknown_topic") && c.count("rejected.oversized_payload") &&
+           c.count("duplicate_messages") && c.count("rejected.binary_payload") && c.count("rejected.malformed_json");
+  }, 20s));
+  const auto counters = store_counters(db);
+  const auto probes = store_count(db, "SELECT count(*) FROM readings WHERE device = 'probe'");
+  CHECK(counters.at("stored_messages") == 4 + probes);  // env-01, sl-0042, cam-3, env-02 (temperature only)
+  CHECK(counters.at("duplicate_messages") == 1);
+  CHECK(counters.at("rejected.malformed_json") == 1);
+  CHECK(counters.at("rejected.binary_payload") == 1);
+  CHECK(counters.at("rejected.oversized_payload") == 1);
+  CHECK(counters.at("rejected.unknown_topic") == 1);
+  CHECK(counters.at("rejected.out_of_range") == 2);
+  CHECK(counters.at("rejected.wrong_type") == 1);
+
+  CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'env-01' AND metric = 'pm2_5' AND value = 35.5 "
+                        "AND device_ms = 1795431900000 AND seq = 10") == 1);
+  CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'sl-0042' AND metric = 'lamp_on' AND value = 1") == 1);
+  CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'env-02'") == 1);
+  CHECK(store_count(db, "SELECT count(*) FROM events WHERE kind = 'lamp_fault' AND severity = 2") == 1);
+  CHECK(store_count(db, "SELECT count(*) FROM events WHERE kind = 'tamper' AND attributes = '{\"zone\":\"cầu\"}'") == 1);
+  CHECK(store_count(db, "SELECT count(*) FROM quarantine WHERE reason = 'oversized_payload' AND payload_size = 71680 "
+                        "AND length(payload) = 256") == 1);
+  CHECK(gateway.running());
+
+  // The CLI reads the live store.
+  const auto json = run_communegw({"--config", gateway.config_path().string(), "query", "readings", "--device", "env-01",
+                                   "--metric", "pm2_5", "--format", "json"},
+                                  dir.path());
+  CHECK(json.status == 0);
+  CHECK(json.output.find("\"value\": 35.5") != std::string::npos);
+  CHECK(json.output.find("\"device_time\": \"2026-11-23T11:05:00.000Z\"") != std::string::npos);
+  const auto csv = run_communegw({"--config", gateway.config_path().string(), "query", "rejections", "--format", "csv"}, dir.path());
+  CHECK(csv.output.rfind("id,received,reason,detail,topic,payload_size,payload\r\n", 0) == 0);
+  CHECK(csv.output.find("oversized_payload") != std::string::npos);
+
+  // SIGTERM: clean stop, exit 0.
+  CHECK(gateway.terminate(15s) == 0);
+}
+
+TEST_CASE("communegw check reports broker, store, disk and clock, and fails when the broker is down") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "gw" / "store.db";
+  std::filesystem::create_directories(dir / "gw");
+  write_file(dir / "gw" / "gw.toml", gateway_process::default_config(broker.uri(), db, "[clock]\ntrust = \"always\"\n"));
+  auto ok = run_communegw({"--config", (dir / "gw" / "gw.toml").string(), "check"}, dir.path());
+  CHECK(ok.output.find("ok    broker") != std::string::npos);
+  CHECK(ok.output.find("warn  store") != std::string::npos);  // not created yet
+  CHECK(ok.output.find("ok    clock") != std::string::npos);
+  CHECK(ok.status == 1);
+  broker.stop();
+  auto down = run_communegw({"--config", (dir / "gw" / "gw.toml").string(), "check"}, dir.path());
+  CHECK(down.output.find("fail  broker") != std::string::npos);
+  CHECK(down.status == 2);
+}
+
+TEST_CASE("a bad config stops start-up with file:line: key: message and a non-zero exit") {
+  temp_dir dir;
+  write_file(dir / "gw.toml", "[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n[store]\nmax_size = \"huge\"\n");
+  const auto result = run_communegw({"--config", (dir / "gw.toml").string(), "run"}, dir.path());
+  CHECK(result.status == 2);
+  CHECK(result.output.find((dir / "gw.toml").string() + ":6: store.max_size: \"huge\" is not a size") != std::string::npos);
+}

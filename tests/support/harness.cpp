@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -22,9 +23,18 @@ temp_dir::temp_dir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "communegw-test-XXXXXX").string();
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
+  // mosquitto started as root drops to its own user: it must reach its files here.
+  std::filesystem::permissions(path_, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                          std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                          std::filesystem::perms::others_exec);
 }
 
 temp_dir::~temp_dir() {
+  // COMMUNEGW_TEST_KEEP=1 keeps the logs and stores of a failed run for reading.
+  if (std::getenv("COMMUNEGW_TEST_KEEP")) {
+    std::fprintf(stderr, "kept %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
@@ -121,9 +131,19 @@ std::optional<int> child_process::wait(std::chrono::milliseconds deadline) {
   return status_;
 }
 
+namespace {
+
+// The broker's own directory: writable by the unprivileged user mosquitto runs as.
+void make_broker_dir(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::all);
+}
+
+}  // namespace
+
 mosquitto_broker::mosquitto_broker(const std::filesystem::path& dir, const std::string& extra_config)
     : dir_(dir), port_(free_port()) {
-  std::filesystem::create_directories(dir_);
+  make_broker_dir(dir_);
   write_file(dir_ / "mosquitto.conf",
              "listener " + std::to_string(port_) + " 127.0.0.1\n" +
                  "allow_anonymous true\n"
@@ -131,6 +151,13 @@ mosquitto_broker::mosquitto_broker(const std::filesystem::path& dir, const std::
                  "max_queued_messages 0\n"
                  "log_dest stdout\n" +
                  extra_config + "\n");
+  start();
+}
+
+mosquitto_broker::mosquitto_broker(const std::filesystem::path& dir, const std::function<std::string(int port)>& make_config)
+    : dir_(dir), port_(free_port()) {
+  make_broker_dir(dir_);
+  write_file(dir_ / "mosquitto.conf", make_config(port_));
   start();
 }
 

@@ -62,6 +62,8 @@ class mosquitto_broker {
  public:
   // extra_config: lines appended to a loopback-only, anonymous-allowed config.
   mosquitto_broker(const std::filesystem::path& dir, const std::string& extra_config = "");
+  // Full control: make_config(port) returns the whole configuration.
+  mosquitto_broker(const std::filesystem::path& dir, const std::function<std::string(int port)>& make_config);
   int port() const { return port_; }
   std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   void stop();     // SIGTERM and wait: persistence is saved
