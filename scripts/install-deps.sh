@@ -19,6 +19,7 @@ packages=(
   libsimdjson-dev
   mosquitto mosquitto-clients
   util-linux e2fsprogs
+  clang libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(valgrind python3-paho-mqtt time)

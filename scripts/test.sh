@@ -4,8 +4,11 @@
 #   2. builds and runs every unit and integration test (real mosquitto, real
 #      SQLite files, real TLS, the real communegw binary),
 #   3. builds the same tests with AddressSanitizer + UndefinedBehaviorSanitizer
-#      and runs them again.
-# Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer pass)
+#      and runs them again,
+#   4. fuzzes every decoder with libFuzzer (clang, ASan + UBSan) for a minute
+#      each, starting from the seed payloads in tests/data/.
+# Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer and fuzzing passes)
+# FUZZ_SECONDS (default 60) sets the time per fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -32,5 +35,18 @@ if [[ "${1:-}" != "--fast" ]]; then
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCOMMUNEGW_SANITIZE=ON -DCOMMUNEGW_BUILD_BENCH=OFF
+
+  echo "== fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+  cmake -S "$root" -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCOMMUNEGW_BUILD_FUZZ=ON -DCOMMUNEGW_BUILD_TESTS=OFF -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
+  for target in native_driver_fuzz; do
+    ninja -C build-fuzz -j"$jobs" "$target"
+    seeds="tests/data/${target%_driver_fuzz}"
+    mkdir -p "build-fuzz/corpus/$target"
+    # A crash makes libFuzzer exit non-zero (and set -e stops the run); the
+    # crashing input is written to build-fuzz/ for reproduction.
+    "build-fuzz/tests/fuzz/$target" -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1 \
+      -artifact_prefix=build-fuzz/ "build-fuzz/corpus/$target" "$seeds" 2>&1 | tail -3
+  done
 fi
 echo "== all tests passed in $(( $(date +%s) - start )) s"

@@ -95,6 +95,7 @@ void check_clock(const config& cfg, check_report& report) {
 int check_gateway(const config& cfg) {
   check_report report;
   report.line(verdict::ok, "config", cfg.source.string());
+  for (const auto& warning : cfg.warnings) report.line(verdict::warn, "config", warning);
   const auto broker_problem = probe_broker(cfg.mqtt);
   if (broker_problem.empty()) {
     report.line(verdict::ok, "broker",

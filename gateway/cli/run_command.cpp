@@ -30,6 +30,7 @@ std::uint64_t total_rejected(const ingest_counters& counters) {
 
 int run_gateway(const config& cfg) {
   configure_logging(cfg.log.level);
+  for (const auto& warning : cfg.warnings) spdlog::warn("config: {}", warning);
   system_clock clock(cfg.clock.trust, cfg.clock.min_year);
 
   store db(cfg.store, clock.boot_id(), clock.now().wall_ms);

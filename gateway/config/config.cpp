@@ -253,7 +253,12 @@ void collect(const toml::table& table, const std::string& prefix, const std::vec
 }
 
 std::string read_secret_file(const std::filesystem::path& path, const std::filesystem::path& config_file,
-                             std::string_view key) {
+                             std::string_view key, std::vector<std::string>& warnings) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    warnings.push_back(fmt::format("{}: {}: \"{}\" can be read by other users; chmod 600 it", config_file.string(), key,
+                                   path.string()));
+  }
   std::ifstream in(path);
   if (!in) throw config_error(fmt::format("{}: {}: cannot read \"{}\"", config_file.string(), key, path.string()));
   std::string secret;
@@ -318,7 +323,7 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
              "mutual TLS needs both mqtt.cert_file and mqtt.key_file");
   }
   if (const auto password_file = path("mqtt.password_file"); !password_file.empty()) {
-    mqtt.password = read_secret_file(password_file, file, "mqtt.password_file");
+    mqtt.password = read_secret_file(password_file, file, "mqtt.password_file", cfg.warnings);
   }
 
   auto& store = cfg.store;

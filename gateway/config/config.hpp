@@ -82,6 +82,9 @@ struct config {
   clock_settings clock;
   log_settings log;
   std::vector<driver_settings> drivers;  // one per registered driver, in registry order
+  // Problems that do not stop start-up (e.g. a secret readable by others);
+  // `run` logs them, `check` shows them as warnings.
+  std::vector<std::string> warnings;
 };
 
 // Throws config_error. Relative paths in the file are resolved against the

@@ -44,9 +44,9 @@ mqtt::connect_options make_connect_options(const mqtt_settings& settings, bool c
     if (!settings.key_file.empty()) ssl.set_private_key(settings.key_file);
     ssl.set_enable_server_cert_auth(true);
     ssl.set_verify(true);
-    // Paho reports a failed handshake only as a generic failure; OpenSSL's
-    // own words (unknown CA, hostname mismatch, expired) are what helps.
-    ssl.set_error_handler([uri](const std::string& message) { spdlog::error("mqtt: TLS with {}: {}", uri, message); });
+    // No ssl_options::set_error_handler: in Paho C++ 1.2 its context pointer
+    // is left pointing at the caller's copy of the options, which is gone when
+    // the handshake fails (AddressSanitizer: stack-use-after-scope).
     options.set_ssl(std::move(ssl));
   }
   return options;

@@ -113,6 +113,12 @@ TEST_CASE("the password comes from its own file, first line only") {
   }
   const auto cfg = parse_config(minimal + "[mqtt]\nusername = \"gateway\"\npassword_file = \"" + path.string() + "\"\n", "/x.toml");
   CHECK(cfg.mqtt.password == "s3cret-Pw");
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::others_read);
+  const auto loose = parse_config(minimal + "[mqtt]\npassword_file = \"" + path.string() + "\"\n", "/x.toml");
+  REQUIRE(loose.warnings.size() == 1);
+  CHECK(loose.warnings[0] == "/x.toml: mqtt.password_file: \"" + path.string() + "\" can be read by other users; chmod 600 it");
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  CHECK(parse_config(minimal + "[mqtt]\npassword_file = \"" + path.string() + "\"\n", "/x.toml").warnings.empty());
   std::filesystem::remove(path);
 }
 
