@@ -212,7 +212,7 @@ std::int64_t store::topic_id(const std::string& topic) {
 }
 
 int store::quarantine(const received_message& message, const rejection& why) {
-  counter_deltas_[fmt::format("rejected.{}", to_string(why.reason))] += 1;
+  deltas_.rejected[static_cast<std::size_t>(why.reason)] += 1;
   if (settings_.quarantine_rows == 0) return SQLITE_DONE;
   const std::string_view excerpt(message.payload_excerpt.data(),
                                  std::min(message.payload_excerpt.size(), quarantine_excerpt_bytes));
@@ -228,26 +228,39 @@ int store::quarantine(const received_message& message, const rejection& why) {
 }
 
 int store::flush_counters() {
-  for (const auto& [name, delta] : counter_deltas_) {
-    if (delta == 0) continue;
+  auto add = [&](std::string_view name, std::int64_t delta) {
+    if (delta == 0) return SQLITE_DONE;
     add_counter_.bind(1, name).bind(2, delta);
     const int rc = add_counter_.step();
     add_counter_.reset();
-    if (rc != SQLITE_DONE) return rc;
+    return rc;
+  };
+  int rc = SQLITE_DONE;
+  for (const auto& [name, delta] : {std::pair{counter::stored_messages, deltas_.stored_messages},
+                                    std::pair{counter::stored_readings, deltas_.stored_readings},
+                                    std::pair{counter::stored_events, deltas_.stored_events},
+                                    std::pair{counter::duplicates, deltas_.duplicates}}) {
+    if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
+  }
+  for (std::size_t i = 0; i < reject_reason_count; ++i) {
+    if (deltas_.rejected[i] == 0) continue;
+    if ((rc = add(fmt::format("rejected.{}", to_string(static_cast<reject_reason>(i))), deltas_.rejected[i])) != SQLITE_DONE) {
+      return rc;
+    }
   }
   return SQLITE_DONE;
 }
 
 write_outcome store::write(std::span<const received_message> batch) {
   write_outcome outcome;
-  counter_deltas_.clear();
+  deltas_ = {};
   auto fail = [&](int rc) {
     outcome.status = is_full(rc) ? write_status::full : write_status::failed;
     outcome.error = fmt::format("{} ({})", db_.error_message(), rc);
     // Rows inserted by the rolled-back transaction are gone: forget cached ids.
     device_ids_.clear();
     topic_ids_.clear();
-    counter_deltas_.clear();
+    deltas_ = {};
     return outcome;
   };
 
@@ -304,13 +317,13 @@ write_outcome store::write(std::span<const received_message> batch) {
     if (rc != SQLITE_DONE) return fail(rc);
     if (db_.changes() == 0) {
       ++outcome.duplicates;
-      counter_deltas_[std::string(counter::duplicates)] += 1;
+      ++deltas_.duplicates;
       continue;
     }
     const auto message_row = db_.last_insert_rowid();
     ++outcome.stored;
-    counter_deltas_[std::string(counter::stored_messages)] += 1;
-    counter_deltas_[std::string(counter::stored_readings)] += static_cast<std::int64_t>(message.readings.size());
+    ++deltas_.stored_messages;
+    deltas_.stored_readings += static_cast<std::int64_t>(message.readings.size());
     for (const auto& ev : message.events) {
       insert_event_.bind(1, message_row)
           .bind(2, device)
@@ -326,7 +339,7 @@ write_outcome store::write(std::span<const received_message> batch) {
       const int event_rc = insert_event_.step();
       insert_event_.reset();
       if (event_rc != SQLITE_DONE) return fail(event_rc);
-      counter_deltas_[std::string(counter::stored_events)] += 1;
+      ++deltas_.stored_events;
     }
   }
 

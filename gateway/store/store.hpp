@@ -11,6 +11,7 @@
 // throws on I/O: a full disk or an I/O error comes back as a write_status,
 // the transaction is rolled back and the caller keeps the batch to retry.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -110,7 +111,15 @@ class store {
   sqlite::statement find_device_, insert_device_, find_topic_, insert_topic_, add_counter_;
   std::unordered_map<std::string, std::int64_t> device_ids_;
   std::unordered_map<std::string, std::int64_t> topic_ids_;
-  std::unordered_map<std::string, std::int64_t> counter_deltas_;
+  // What the current transaction adds to the persistent counters.
+  struct counter_deltas {
+    std::int64_t stored_messages = 0;
+    std::int64_t stored_readings = 0;
+    std::int64_t stored_events = 0;
+    std::int64_t duplicates = 0;
+    std::array<std::int64_t, reject_reason_count> rejected{};
+  };
+  counter_deltas deltas_;
   std::string readings_json_;  // reused buffer
 };
 
