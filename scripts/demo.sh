@@ -95,7 +95,7 @@ q() { sqlite3 -readonly -column -header "$db" "$@"; }
 echo
 echo "================ summary ================"
 echo "-- published by the simulator"
-sqlite3 :memory: "SELECT 'messages: ' || json_extract(s, '\$.messages') || ', of which hostile: ' || json_extract(s, '\$.hostile') ||
+sqlite3 :memory: "SELECT 'messages: ' || json_extract(s, '\$.messages') || ', of which hostile: ' || json_extract(s, '\$.hostile_total') ||
                   ', acknowledged by the broker: ' || json_extract(s, '\$.acknowledged')
                   FROM (SELECT CAST(readfile('$work/sim-summary.json') AS TEXT) AS s)"
 echo

@@ -2,7 +2,10 @@
 // descriptor, topic parsing, payload decoding, factory.
 #include "drivers/native/native_driver.hpp"
 
+#include <algorithm>
 #include <array>
+#include <unordered_map>
+#include <vector>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -118,12 +121,20 @@ class native_driver final : public driver {
   decode_result decode(std::string_view topic, std::string_view payload) override;
 
  private:
-  decode_result decode_object(const native_topic& where, simdjson::ondemand::object object);
+  decode_result decode_object(const native_topic& where, simdjson::ondemand::object object,
+                              std::optional<std::vector<std::string>>& faults);
   void decode_metric(decoded_message& out, std::string_view key, simdjson::ondemand::value value);
-  std::optional<rejection> decode_faults(decoded_message& out, simdjson::ondemand::value value);
+  static std::optional<rejection> decode_faults(simdjson::ondemand::value value, std::vector<std::string>& codes);
+  void apply_fault_changes(decoded_message& out, std::vector<std::string> reported);
 
   simdjson::ondemand::parser parser_;
   json_field::padded_buffer buffer_;
+  // Fault codes each streetlight reported last. A controller repeats its
+  // active faults in every status message; events mark only the changes, so
+  // a two-hour fault is one lamp_fault event and one lamp_fault_cleared, not
+  // 120 events. Bounded: a flood of invented device ids cannot grow it forever.
+  std::unordered_map<std::string, std::vector<std::string>> active_faults_;
+  static constexpr std::size_t max_tracked_devices = 100'000;
 };
 
 decode_result native_driver::decode(std::string_view topic, std::string_view payload) {
@@ -146,16 +157,20 @@ decode_result native_driver::decode(std::string_view topic, std::string_view pay
     return rejection{reject_reason::malformed_json,
                      error == simdjson::INCORRECT_TYPE ? "payload is not JSON" : simdjson::error_message(error)};
   }
-  auto result = decode_object(where, object);
+  std::optional<std::vector<std::string>> faults;
+  auto result = decode_object(where, object, faults);
   if (std::holds_alternative<rejection>(result)) return result;
   // On-Demand parses lazily: make sure nothing but whitespace follows the object
   // (simdjson 3.0 has no at_end(); a location inside the buffer means more tokens).
   const char* trailing = nullptr;
   if (doc.current_location().get(trailing) == simdjson::SUCCESS) return rejection{reject_reason::malformed_json, "trailing content after the JSON object"};
+  // Only an accepted message may change what the driver remembers.
+  if (faults) apply_fault_changes(std::get<decoded_message>(result), std::move(*faults));
   return result;
 }
 
-decode_result native_driver::decode_object(const native_topic& where, simdjson::ondemand::object object) {
+decode_result native_driver::decode_object(const native_topic& where, simdjson::ondemand::object object,
+                                           std::optional<std::vector<std::string>>& faults) {
   decoded_message out;
   out.device_id = std::string(where.device);
   out.kind = where.kind;
@@ -230,7 +245,8 @@ decode_result native_driver::decode_object(const native_topic& where, simdjson::
       }
       // Other keys are ignored: the format may grow without breaking old gateways.
     } else if (key == "faults" && where.kind == device_kind::streetlight) {
-      if (auto error = decode_faults(out, value)) return std::move(*error);
+      faults.emplace();
+      if (auto error = decode_faults(value, *faults)) return std::move(*error);
     } else {
       decode_metric(out, key, value);
     }
@@ -247,7 +263,7 @@ decode_result native_driver::decode_object(const native_topic& where, simdjson::
     }
     ev.kind = std::string(name->kind);
     if (!severity_given) ev.level = name->level;
-    attributes = "{";
+    attributes.assign(1, '{');  // not = "{": GCC 12 -O3 reports a false -Wrestrict
     auto add = [&](std::string_view attr_key) {
       if (attributes.size() > 1) attributes += ',';
       append_json_string(attributes, attr_key);
@@ -287,30 +303,48 @@ void native_driver::decode_metric(decoded_message& out, std::string_view key, si
   out.readings.push_back({metric, number.value});
 }
 
-std::optional<rejection> native_driver::decode_faults(decoded_message& out, simdjson::ondemand::value value) {
+std::optional<rejection> native_driver::decode_faults(simdjson::ondemand::value value, std::vector<std::string>& codes) {
   simdjson::ondemand::array faults;
   if (value.get_array().get(faults)) return rejection{reject_reason::wrong_type, "\"faults\" must be an array of strings"};
-  std::size_t count = 0;
   for (auto item : faults) {
     std::string_view code;
     if (item.get_string().get(code) || code.empty() || code.size() > 64) {
       return rejection{reject_reason::wrong_type, "\"faults\" must be an array of short strings"};
     }
-    if (++count > 32) return rejection{reject_reason::out_of_range, "more than 32 fault codes"};
+    if (codes.size() >= 32) return rejection{reject_reason::out_of_range, "more than 32 fault codes"};
+    if (std::find(codes.begin(), codes.end(), code) == codes.end()) codes.emplace_back(code);
+  }
+  return std::nullopt;
+}
+
+void native_driver::apply_fault_changes(decoded_message& out, std::vector<std::string> reported) {
+  if (active_faults_.size() >= max_tracked_devices && !active_faults_.count(out.device_id)) active_faults_.clear();
+  auto& active = active_faults_[out.device_id];
+  auto make_event = [&](std::string_view kind, severity level, std::string_view code, bool known) {
+    event ev;
+    ev.kind = std::string(kind);
+    ev.level = level;
+    ev.start_ms = out.device_time_ms;
+    ev.attributes_json = "{\"code\":";
+    append_json_string(ev.attributes_json, code);
+    ev.attributes_json += known ? "}" : ",\"known\":false}";
+    out.events.push_back(std::move(ev));
+  };
+  for (const auto& code : reported) {
+    if (std::find(active.begin(), active.end(), code) != active.end()) continue;  // still active: no news
     severity level = severity::warning;
     bool known = false;
     for (const auto& candidate : fault_codes) {
       if (candidate.code == code) level = candidate.level, known = true;
     }
-    event ev;
-    ev.kind = "lamp_fault";
-    ev.level = level;
-    ev.attributes_json = "{\"code\":";
-    append_json_string(ev.attributes_json, code);
-    ev.attributes_json += known ? "}" : ",\"known\":false}";
-    out.events.push_back(std::move(ev));
+    make_event("lamp_fault", level, code, known);
   }
-  return std::nullopt;
+  for (const auto& code : active) {
+    if (std::find(reported.begin(), reported.end(), code) == reported.end()) {
+      make_event("lamp_fault_cleared", severity::info, code, true);
+    }
+  }
+  active = std::move(reported);
 }
 
 // ---- factory ----------------------------------------------------------------

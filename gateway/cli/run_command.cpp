@@ -20,10 +20,10 @@
 namespace communegw {
 namespace {
 
-std::uint64_t total_rejected(const ingest_counters& counters) {
-  std::uint64_t total = 0;
-  for (const auto& each : counters.rejected) total += each.load(std::memory_order_relaxed);
-  return total;
+// Whole messages refused. ingest_counters::rejected also counts refused
+// fields of accepted messages, which are reported separately.
+std::uint64_t rejected_messages(const ingest_counters& counters) {
+  return counters.received.load(std::memory_order_relaxed) - counters.accepted.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -71,9 +71,10 @@ int run_gateway(const config& cfg) {
       if (ec) return;
       const auto& in = decoder.counters();
       const auto& out = writer.stats();
-      spdlog::info("ingest: received {} accepted {} rejected {} | stored {} duplicates {} | uncommitted {} in write {} | "
-                   "mqtt {} | store {}",
-                   in.received.load(), in.accepted.load(), total_rejected(in), out.stored.load(), out.duplicates.load(),
+      spdlog::info("ingest: received {} accepted {} rejected {} (+{} fields) | stored {} duplicates {} | uncommitted {} "
+                   "in write {} | mqtt {} | store {}",
+                   in.received.load(), in.accepted.load(), rejected_messages(in), in.field_rejections.load(),
+                   out.stored.load(), out.duplicates.load(),
                    queue.uncommitted(), out.pending.load(), subscriber.stats().connected ? "connected" : "disconnected",
                    out.store_writable ? "ok" : "NOT WRITABLE");
       schedule_stats();
@@ -95,8 +96,9 @@ int run_gateway(const config& cfg) {
   io.run();
 
   const auto& out = writer.stats();
-  spdlog::info("stopped: received {} stored {} duplicates {} rejected {}", decoder.counters().received.load(),
-               out.stored.load(), out.duplicates.load(), total_rejected(decoder.counters()));
+  spdlog::info("stopped: received {} stored {} duplicates {} rejected {} (+{} fields) in {} commits",
+               decoder.counters().received.load(), out.stored.load(), out.duplicates.load(),
+               rejected_messages(decoder.counters()), decoder.counters().field_rejections.load(), out.commits.load());
   return out.lost_at_shutdown.load() == 0 ? 0 : 1;
 }
 

@@ -99,6 +99,11 @@ std::vector<option_spec> build_option_table() {
        "(the most a crash can lose). When the store is idle every message is committed before its "
        "acknowledgement whatever this says. 0: always commit first (slowest, no loss window).",
        false, "", {}, 0, 100'000},
+      {"store.dedupe_window", value_kind::integer, "100000",
+       "How many recent message identities are remembered to drop MQTT redeliveries (24 bytes each, "
+       "rebuilt from the store at start). Redeliveries are always recent: the messages in flight when a "
+       "connection or the gateway died.",
+       false, "", {}, 1000, 10'000'000},
       {"store.startup_check", value_kind::choice, "\"quick\"",
        "Integrity check when the store opens: quick (PRAGMA quick_check, seconds), full (integrity_check, "
        "can take minutes on an SD card) or off. A failed check moves the file aside and starts fresh.",
@@ -334,6 +339,7 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
   store.synchronous_full = str("store.synchronous") == "full";
   store.quarantine_rows = static_cast<std::uint64_t>(integer("store.quarantine_rows"));
   store.max_batch = static_cast<std::uint64_t>(integer("store.max_batch"));
+  store.dedupe_window = static_cast<std::uint64_t>(integer("store.dedupe_window"));
   store.max_uncommitted = static_cast<std::uint64_t>(integer("store.max_uncommitted"));
   const auto check = str("store.startup_check");
   store.check = check == "full" ? startup_check::full : check == "off" ? startup_check::off : startup_check::quick;

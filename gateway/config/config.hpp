@@ -55,6 +55,7 @@ struct store_settings {
   std::uint64_t quarantine_rows = 0;
   std::uint64_t max_batch = 0;
   std::uint64_t max_uncommitted = 0;
+  std::uint64_t dedupe_window = 100000;
   startup_check check = startup_check::quick;
 };
 

@@ -3,13 +3,19 @@
 // the place where the gateway decides when the broker may be acknowledged.
 //
 // Paho C (1.3.12) sends the PUBACK for a QoS 1 message after our message
-// callback returns (docs/durability.md). So the callback pushes the message
-// here and then waits:
-//   - if the writer was idle, until this very message is committed: at low
-//     and normal rates nothing is ever acknowledged before it is durable;
-//   - under load, only until at most `max_uncommitted` messages are ahead of
-//     the last commit, so the writer can batch (group commit) and the loss
-//     window on a crash is bounded by that number.
+// callback returns, and it has a single callback thread (docs/durability.md).
+// So the callback pushes the message here and returns only once at most
+// `max_uncommitted` messages are ahead of the last commit:
+//   - the writer commits continuously (a new transaction as soon as the last
+//     one ends, with everything queued meanwhile), so at normal rates a message
+//     is acknowledged-but-uncommitted only for one commit (~0.1 ms), and under
+//     load batches grow by themselves (group commit);
+//   - a crash loses at most `max_uncommitted` acknowledged messages;
+//   - max_uncommitted = 0: every message is committed before its acknowledgement
+//     (no loss window, one commit per message).
+// A rule "wait for your own commit when the writer is idle" would serialise
+// everything: with one callback thread the writer is always idle by the time
+// the next message is read, and batching would never happen.
 // The wait is also the back-pressure: when the store cannot write, callbacks
 // block, Paho stops reading, and the broker keeps messages in our session.
 
@@ -33,12 +39,10 @@ class ingest_queue {
   // caller must then not let the broker believe the message was stored.
   bool push_and_wait(received_message&& message) {
     std::unique_lock lock(mutex_);
-    const bool writer_idle = items_.empty() && !writer_busy_;
     const std::uint64_t ticket = ++last_ticket_;
     items_.push_back({ticket, std::move(message)});
     not_empty_.notify_one();
-    const std::uint64_t allowed_ahead = writer_idle ? 0 : max_uncommitted_;
-    committed_cv_.wait(lock, [&] { return abandoned_ || committed_ticket_ + allowed_ahead >= ticket; });
+    committed_cv_.wait(lock, [&] { return abandoned_ || committed_ticket_ + max_uncommitted_ >= ticket; });
     return !abandoned_;
   }
 
@@ -55,16 +59,14 @@ class ingest_queue {
       last = items_.front().ticket;
       items_.pop_front();
     }
-    if (last != 0) writer_busy_ = true;
     closed = closed_ && items_.empty();
     return last;
   }
 
   // Writer thread: everything up to `ticket` is committed.
-  void mark_committed(std::uint64_t ticket, bool writer_holds_more) {
+  void mark_committed(std::uint64_t ticket) {
     std::lock_guard lock(mutex_);
     committed_ticket_ = std::max(committed_ticket_, ticket);
-    writer_busy_ = writer_holds_more;
     committed_cv_.notify_all();
   }
 
@@ -114,7 +116,6 @@ class ingest_queue {
   std::deque<entry> items_;
   std::uint64_t last_ticket_ = 0;
   std::uint64_t committed_ticket_ = 0;
-  bool writer_busy_ = false;
   bool closed_ = false;
   bool abandoned_ = false;
 };

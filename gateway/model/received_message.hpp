@@ -2,7 +2,9 @@
 // The hand-off between ingest and the store: one MQTT message after decoding,
 // stamped with when and how the gateway received it.
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "gateway/clock/clock.hpp"
 #include "gateway/model/record.hpp"
@@ -13,6 +15,10 @@ struct received_message {
   std::string topic;
   time_stamp received;
   bool redelivered = false;  // MQTT DUP flag: the broker may have sent it before
+  // What makes a redelivery recognisable (message_identity), or 0 when the
+  // message carries neither a sequence number nor a device time: two equal
+  // payloads without either may be two real readings, so they are never merged.
+  std::uint64_t identity = 0;
   decode_result result;
   // Kept only for rejected input (for the quarantine table), truncated.
   std::string payload_excerpt;
@@ -22,5 +28,11 @@ struct received_message {
 };
 
 inline constexpr std::size_t quarantine_excerpt_bytes = 256;
+
+// A redelivered MQTT message is byte-identical to the first delivery, and its
+// topic names the device. A device that reboots and reuses sequence number 1
+// sends a different payload (time, values), so it is not mistaken for a
+// duplicate. FNV-1a, 64 bit, over bytes read as unsigned; never 0.
+std::uint64_t message_identity(std::string_view topic, std::string_view payload);
 
 }  // namespace communegw

@@ -54,3 +54,21 @@ bool received_message::is_alarm() const {
 }
 
 }  // namespace communegw
+
+namespace communegw {
+
+std::uint64_t message_identity(std::string_view topic, std::string_view payload) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  auto feed = [&](std::string_view bytes) {
+    for (const char c : bytes) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ULL;
+    }
+  };
+  feed(topic);
+  feed(std::string_view("\0", 1));  // "a/b" + "c" differs from "a/" + "bc"
+  feed(payload);
+  return hash == 0 ? 1 : hash;
+}
+
+}  // namespace communegw

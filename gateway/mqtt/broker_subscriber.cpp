@@ -79,9 +79,9 @@ broker_subscriber::broker_subscriber(const mqtt_settings& settings, std::vector<
       options_(make_connect_options(settings, /*clean_session=*/false)),
       backoff_(settings.reconnect_min, settings.reconnect_max),
       subscribe_listener_(filters_) {
-  // No client-side persistence: we only receive, and Paho acknowledges a QoS 1
-  // message before our callback runs (docs/durability.md), so there is nothing
-  // useful Paho could persist for us.
+  // No client-side persistence: we only receive, and Paho C never persists a
+  // received QoS 1 message (it acknowledges it when our callback returns;
+  // docs/durability.md), so there is nothing useful it could keep for us.
   client_ = std::make_unique<mqtt::async_client>(normalised_uri(settings.uri), settings.client_id,
                                                  mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
   client_->set_message_callback([this](mqtt::const_message_ptr message) {

@@ -39,13 +39,13 @@ CREATE TABLE messages(
   boot INTEGER NOT NULL,
   mono_ms INTEGER NOT NULL,
   flags INTEGER NOT NULL,
+  identity INTEGER,
   readings TEXT NOT NULL
 );
--- Redelivery dedupe: by device sequence number when the device sends one,
--- otherwise by device timestamp per source topic.
-CREATE UNIQUE INDEX messages_by_device_seq ON messages(device, seq) WHERE seq IS NOT NULL;
-CREATE UNIQUE INDEX messages_by_device_time ON messages(device, topic, device_ms)
-  WHERE seq IS NULL AND device_ms IS NOT NULL;
+-- No unique index for redelivery dedupe: `identity` (a hash of topic and
+-- payload, set when the message has seq or ts) is checked against an
+-- in-memory window of recent identities rebuilt from this column at start
+-- (gateway/store/recent_identities.hpp). Inserts stay append-only.
 CREATE TABLE events(
   id INTEGER PRIMARY KEY,
   message INTEGER,

@@ -77,14 +77,21 @@ std::int64_t database::query_int(std::string_view sql) {
   return stmt.column_int(0);
 }
 
-transaction::transaction(database& db) : db_(db), begin_rc_(db.try_exec("BEGIN IMMEDIATE")), open_(begin_rc_ == SQLITE_OK) {}
+int database::run_cached(std::optional<statement>& cached, std::string_view sql) {
+  if (!cached) cached.emplace(db_.get(), sql);
+  const int rc = cached->step();
+  cached->reset();
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+transaction::transaction(database& db) : db_(db), begin_rc_(db.begin_immediate()), open_(begin_rc_ == SQLITE_OK) {}
 
 transaction::~transaction() {
-  if (open_) db_.try_exec("ROLLBACK");
+  if (open_) db_.rollback();
 }
 
 int transaction::commit() {
-  const int rc = db_.try_exec("COMMIT");
+  const int rc = db_.commit();
   if (rc == SQLITE_OK) open_ = false;
   // On failure the transaction may still be open; the destructor rolls it back.
   if (rc != SQLITE_OK && sqlite3_get_autocommit(db_.get())) open_ = false;

@@ -73,11 +73,21 @@ class database {
   int changes() const { return sqlite3_changes(db_.get()); }
   sqlite3* get() const { return db_.get(); }
 
+  // Transaction control through statements prepared once: sqlite3_exec would
+  // parse "BEGIN"/"COMMIT" again for every transaction.
+  int begin_immediate() { return run_cached(begin_, "BEGIN IMMEDIATE"); }
+  int commit() { return run_cached(commit_, "COMMIT"); }
+  int rollback() { return run_cached(rollback_, "ROLLBACK"); }
+
  private:
+  int run_cached(std::optional<statement>& cached, std::string_view sql);
+
   struct closer {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
   };
   std::unique_ptr<sqlite3, closer> db_;
+  // Declared after db_: statements are finalised before the connection closes.
+  std::optional<statement> begin_, commit_, rollback_;
 };
 
 // Runs a transaction body; rolls back unless commit() was called and succeeded.

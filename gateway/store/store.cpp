@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <system_error>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -89,10 +90,14 @@ sqlite::database open_checked(const store_settings& settings, store_open_report&
 }  // namespace
 
 store::store(const store_settings& settings, const std::string& boot_id, std::int64_t now_ms)
-    : settings_(settings), boot_id_(boot_id), db_(open_checked(settings, open_report_, now_ms)) {
+    : settings_(settings),
+      boot_id_(boot_id),
+      db_(open_checked(settings, open_report_, now_ms)),
+      recent_(static_cast<std::size_t>(settings.dedupe_window)) {
   apply_pragmas();
   migrate();
   prepare_statements();
+  load_recent_identities();
   {
     auto stmt = db_.prepare("INSERT INTO boots(boot_id, first_seen_ms) VALUES(?, ?) ON CONFLICT(boot_id) DO NOTHING");
     stmt.bind(1, boot_id_).bind(2, now_ms).step();
@@ -150,11 +155,19 @@ void store::migrate() {
   if (txn.commit() != SQLITE_OK) throw store_error("cannot write the metric catalogue: " + db_.error_message());
 }
 
+void store::load_recent_identities() {
+  // Newest first from the store, inserted oldest first so eviction order is kept.
+  auto stmt = db_.prepare("SELECT identity FROM messages WHERE identity IS NOT NULL ORDER BY id DESC LIMIT ?");
+  stmt.bind(1, static_cast<std::int64_t>(settings_.dedupe_window));
+  std::vector<std::uint64_t> ids;
+  while (stmt.step() == SQLITE_ROW) ids.push_back(static_cast<std::uint64_t>(stmt.column_int(0)));
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) recent_.insert(*it);
+}
+
 void store::prepare_statements() {
-  // OR IGNORE: a redelivered message hits a unique index and changes nothing.
   insert_message_ = db_.prepare(
-      "INSERT OR IGNORE INTO messages(device, topic, seq, device_ms, recv_ms, boot, mono_ms, flags, readings) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO messages(device, topic, seq, device_ms, recv_ms, boot, mono_ms, flags, identity, readings) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert_event_ = db_.prepare(
       "INSERT INTO events(message, device, kind, severity, start_ms, end_ms, recv_ms, boot, mono_ms, flags, attributes) "
       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -227,7 +240,38 @@ int store::quarantine(const received_message& message, const rejection& why) {
   return rc;
 }
 
+void store::counter_deltas::add(const counter_deltas& other) {
+  stored_messages += other.stored_messages;
+  stored_readings += other.stored_readings;
+  stored_events += other.stored_events;
+  duplicates += other.duplicates;
+  for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += other.rejected[i];
+}
+
+bool store::counter_deltas::has_rejections() const {
+  for (const auto count : rejected) {
+    if (count != 0) return true;
+  }
+  return false;
+}
+
+void store::flush_counters_now() {
+  deltas_ = {};
+  sqlite::transaction txn(db_);
+  if (txn.begin_result() != SQLITE_OK || flush_counters() != SQLITE_DONE || txn.commit() != SQLITE_OK) return;
+  unflushed_ = {};
+  counters_flushed_at_ = std::chrono::steady_clock::now();
+}
+
+void store::flush_counters_if_due() {
+  const bool pending = unflushed_.stored_messages || unflushed_.duplicates || unflushed_.stored_events;
+  if (pending && std::chrono::steady_clock::now() - counters_flushed_at_ >= std::chrono::seconds(1)) flush_counters_now();
+}
+
+// Writes unflushed_ + deltas_ inside the caller's transaction.
 int store::flush_counters() {
+  counter_deltas total = unflushed_;
+  total.add(deltas_);
   auto add = [&](std::string_view name, std::int64_t delta) {
     if (delta == 0) return SQLITE_DONE;
     add_counter_.bind(1, name).bind(2, delta);
@@ -236,15 +280,15 @@ int store::flush_counters() {
     return rc;
   };
   int rc = SQLITE_DONE;
-  for (const auto& [name, delta] : {std::pair{counter::stored_messages, deltas_.stored_messages},
-                                    std::pair{counter::stored_readings, deltas_.stored_readings},
-                                    std::pair{counter::stored_events, deltas_.stored_events},
-                                    std::pair{counter::duplicates, deltas_.duplicates}}) {
+  for (const auto& [name, delta] : {std::pair{counter::stored_messages, total.stored_messages},
+                                    std::pair{counter::stored_readings, total.stored_readings},
+                                    std::pair{counter::stored_events, total.stored_events},
+                                    std::pair{counter::duplicates, total.duplicates}}) {
     if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
   }
   for (std::size_t i = 0; i < reject_reason_count; ++i) {
-    if (deltas_.rejected[i] == 0) continue;
-    if ((rc = add(fmt::format("rejected.{}", to_string(static_cast<reject_reason>(i))), deltas_.rejected[i])) != SQLITE_DONE) {
+    if (total.rejected[i] == 0) continue;
+    if ((rc = add(fmt::format("rejected.{}", to_string(static_cast<reject_reason>(i))), total.rejected[i])) != SQLITE_DONE) {
       return rc;
     }
   }
@@ -254,7 +298,9 @@ int store::flush_counters() {
 write_outcome store::write(std::span<const received_message> batch) {
   write_outcome outcome;
   deltas_ = {};
+  batch_identities_.clear();
   auto fail = [&](int rc) {
+    for (const auto id : batch_identities_) recent_.erase(id);
     outcome.status = is_full(rc) ? write_status::full : write_status::failed;
     outcome.error = fmt::format("{} ({})", db_.error_message(), rc);
     // Rows inserted by the rolled-back transaction are gone: forget cached ids.
@@ -282,6 +328,11 @@ write_outcome store::write(std::span<const received_message> batch) {
       ++outcome.field_rejections;
     }
     if (message.readings.empty() && message.events.empty()) continue;
+    if (item.identity != 0 && recent_.contains(item.identity)) {
+      ++outcome.duplicates;
+      ++deltas_.duplicates;
+      continue;
+    }
 
     const auto device = device_id(message, item.received.wall_ms);
     if (device < 0) return fail(static_cast<int>(-device));
@@ -296,10 +347,15 @@ write_outcome store::write(std::span<const received_message> batch) {
     }
     if (item.redelivered) flags |= flag_redelivered;
 
-    readings_json_.assign("{");
+    // Hot path: built by hand; FMT_COMPILE formats the double (shortest
+    // round-trip form) without parsing a format string per reading.
+    readings_json_.assign(1, '{');
     for (const auto& r : message.readings) {
       if (readings_json_.size() > 1) readings_json_ += ',';
-      fmt::format_to(std::back_inserter(readings_json_), "\"{}\":{}", r.metric->name, r.value);
+      readings_json_ += '"';
+      readings_json_ += r.metric->name;
+      readings_json_ += "\":";
+      fmt::format_to(std::back_inserter(readings_json_), FMT_COMPILE("{}"), r.value);
     }
     readings_json_ += '}';
 
@@ -310,15 +366,18 @@ write_outcome store::write(std::span<const received_message> batch) {
         .bind(5, item.received.wall_ms)
         .bind(6, boot_row_)
         .bind(7, item.received.monotonic_ms)
-        .bind(8, flags)
-        .bind(9, std::string_view(readings_json_));
+        .bind(8, flags);
+    if (item.identity != 0) insert_message_.bind(9, static_cast<std::int64_t>(item.identity));
+    else insert_message_.bind_null(9);
+    insert_message_.bind(10, std::string_view(readings_json_));
     const int rc = insert_message_.step();
     insert_message_.reset();
     if (rc != SQLITE_DONE) return fail(rc);
-    if (db_.changes() == 0) {
-      ++outcome.duplicates;
-      ++deltas_.duplicates;
-      continue;
+    // Remembered now, so a copy later in the same batch is a duplicate too;
+    // forgotten again if the transaction fails.
+    if (item.identity != 0) {
+      recent_.insert(item.identity);
+      batch_identities_.push_back(item.identity);
     }
     const auto message_row = db_.last_insert_rowid();
     ++outcome.stored;
@@ -350,8 +409,18 @@ write_outcome store::write(std::span<const received_message> batch) {
     trim_quarantine_.reset();
     if (rc != SQLITE_DONE) return fail(rc);
   }
-  if (const int rc = flush_counters(); rc != SQLITE_DONE) return fail(rc);
+  const auto now = std::chrono::steady_clock::now();
+  const bool write_counters = deltas_.has_rejections() || now - counters_flushed_at_ >= std::chrono::seconds(1);
+  if (write_counters) {
+    if (const int rc = flush_counters(); rc != SQLITE_DONE) return fail(rc);
+  }
   if (const int rc = txn.commit(); rc != SQLITE_OK) return fail(rc);
+  if (write_counters) {
+    unflushed_ = {};
+    counters_flushed_at_ = now;
+  } else {
+    unflushed_.add(deltas_);
+  }
   return outcome;
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 // The store writer thread: drains the ingest queue into the store with
-// adaptive group commit. When idle, each message is committed as soon as it
-// arrives (a batch of one); under load, whatever queued up during the previous
-// commit goes into the next transaction, up to store.max_batch. The loss window
-// this leaves is described in docs/durability.md.
+// adaptive group commit. It commits continuously: a message that arrives while
+// the writer is idle is committed at once (a batch of one); under load,
+// whatever queued up during the previous commit goes into the next
+// transaction, up to store.max_batch. The loss window this leaves is described
+// in docs/durability.md.
 //
 // When a write fails (disk full, I/O error) the batch stays in memory, the
 // store sheds by priority and the write is retried with backoff. Meanwhile

@@ -201,3 +201,39 @@ TEST_CASE("a full disk (real ENOSPC) stalls ingest without loss; it resumes when
   CHECK(gateway.running());
   CHECK(gateway.terminate(15s) == 0);
 }
+
+TEST_CASE("below the free-disk floor, raw readings are shed and every alarm is still stored") {
+  temp_dir dir;
+  small_filesystem disk(dir / "small", "24m");
+  if (!disk.mounted()) {
+    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "small" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db,
+                                                                       "min_free_disk = \"8MiB\"\nemergency_reserve = \"0B\"\n"));
+  REQUIRE(gateway_listening(broker.uri(), db));
+  // Leave 12 MiB: the floor (8 MiB) is crossed after a few MiB of data.
+  write_file(dir / "small" / "filler", std::string(disk.free_bytes() - 12 * 1024 * 1024, '\0'));
+
+  publisher pub(broker.uri());
+  int alarms = 0;
+  for (int seq = 1; seq <= 30000; ++seq) {
+    REQUIRE(pub.publish("commune/c/env/env-steady/telemetry", env_message(seq)));
+    if (seq % 1000 == 0) {
+      ++alarms;
+      REQUIRE(pub.publish("commune/c/camera/cam-1/event", "{\"seq\":" + std::to_string(alarms) + ",\"event\":\"tamper\"}"));
+    }
+  }
+  REQUIRE(wait_for([&] { return store_count(db, "SELECT count(*) FROM events WHERE kind = 'tamper'") == alarms; }, 120s));
+  const auto counters = store_counters(db);
+  MESSAGE("shed ", counters.count("shed_messages") ? counters.at("shed_messages") : 0, " messages; ",
+          disk.free_bytes() / 1024, " KiB free");
+  CHECK(counters.count("shed_messages") == 1);
+  CHECK(counters.at("shed_messages") > 0);
+  CHECK(counters.count("shed_alarms") == 0);
+  CHECK(store_count(db, "SELECT count(*) FROM events WHERE kind = 'tamper' AND severity = 2") == alarms);
+  CHECK(disk.free_bytes() > 6 * 1024 * 1024);  // the floor held, roughly (shedding runs every 5 s / 5000 messages)
+  CHECK(gateway.running());
+}

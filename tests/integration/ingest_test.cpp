@@ -1,6 +1,8 @@
 // End to end through a real mosquitto and the real communegw binary.
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
+
 #include <csignal>
 
 #include "tests/support/harness.hpp"
@@ -102,4 +104,57 @@ TEST_CASE("a bad config stops start-up with file:line: key: message and a non-ze
   const auto result = run_communegw({"--config", (dir / "gw.toml").string(), "run"}, dir.path());
   CHECK(result.status == 2);
   CHECK(result.output.find((dir / "gw.toml").string() + ":6: store.max_size: \"huge\" is not a size") != std::string::npos);
+}
+
+namespace {
+
+// Reads a number out of a JSON text (SQLite's JSON functions, in memory).
+std::int64_t json_number(const std::string& json, const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open(":memory:", &db);
+  sqlite3_stmt* stmt = nullptr;
+  std::int64_t value = -1;
+  if (sqlite3_prepare_v2(db, "SELECT coalesce(json_extract(?, ?), 0)", -1, &stmt, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(stmt, 1, json.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(stmt) == SQLITE_ROW) value = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+}  // namespace
+
+TEST_CASE("the commune simulator's traffic, hostile messages included, ends up exactly as the simulator predicts") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker", "message_size_limit 0\n");
+  const auto db = dir / "gw" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db));
+  REQUIRE(wait_for([&] { return gateway.log().find("subscribed") != std::string::npos; }, 20s));
+
+  child_process sim({COMMUNEGW_SIM_PATH, "--broker", broker.uri(), "--commune", "xa-test", "--streetlights", "30",
+                     "--env-stations", "15", "--cameras", "5", "--count", "3000", "--rate", "1000",
+                     "--malformed-ratio", "0.1", "--time-scale", "600", "--seed", "7", "--quiet",
+                     "--summary-json", (dir / "sim.json").string()},
+                    dir / "sim.log");
+  REQUIRE(sim.wait(120s) == 0);
+  const auto summary = read_file(dir / "sim.json");
+  REQUIRE(json_number(summary, "$.acknowledged") == 3000);
+  const auto expected_stored = json_number(summary, "$.expected_at_gateway.stored_messages");
+  CHECK(json_number(summary, "$.hostile_total") > 100);
+  REQUIRE(wait_for([&] {
+    const auto c = store_counters(db);
+    return c.count("stored_messages") && c.at("stored_messages") >= expected_stored;
+  }, 60s));
+  const auto counters = store_counters(db);
+  CHECK(counters.at("stored_messages") == expected_stored);
+  for (const auto* reason : {"oversized_payload", "binary_payload", "malformed_json", "unknown_topic", "missing_field",
+                             "wrong_type", "out_of_range", "bad_timestamp", "unknown_value"}) {
+    CAPTURE(reason);
+    const auto want = json_number(summary, std::string("$.expected_rejected_by_reason.") + reason);
+    const auto it = counters.find(std::string("rejected.") + reason);
+    CHECK((it == counters.end() ? 0 : it->second) == want);
+  }
+  CHECK(gateway.terminate(15s) == 0);
 }

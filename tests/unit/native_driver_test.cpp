@@ -81,6 +81,30 @@ TEST_CASE("event time is filled from ts even when faults come first in the objec
   CHECK(m.events[0].start_ms == 1795403100000);
 }
 
+TEST_CASE("faults are edge-triggered per device: an event when a code appears, one when it clears") {
+  auto driver = make_native_driver(driver_settings{"native", true, {}});
+  auto events_of = [&](std::string_view device, std::string_view payload) {
+    const auto result = driver->decode("commune/c/streetlight/" + std::string(device) + "/status", payload);
+    REQUIRE(std::holds_alternative<decoded_message>(result));
+    std::vector<std::string> out;
+    for (const auto& ev : std::get<decoded_message>(result).events) out.push_back(ev.kind + " " + ev.attributes_json);
+    return out;
+  };
+  CHECK(events_of("sl-1", R"({"faults":["lamp_open_circuit"]})") ==
+        std::vector<std::string>{R"(lamp_fault {"code":"lamp_open_circuit"})"});
+  CHECK(events_of("sl-1", R"({"faults":["lamp_open_circuit"]})").empty());  // still active: no news
+  CHECK(events_of("sl-1", R"({"dim_level":50})").empty());                  // no "faults" key: no information
+  CHECK(events_of("sl-2", R"({"faults":["lamp_open_circuit"]})").size() == 1);  // another lamp, its own state
+  CHECK(events_of("sl-1", R"({"faults":["lamp_open_circuit","load_overcurrent"]})") ==
+        std::vector<std::string>{R"(lamp_fault {"code":"load_overcurrent"})"});
+  CHECK(events_of("sl-1", R"({"faults":["load_overcurrent"]})") ==
+        std::vector<std::string>{R"(lamp_fault_cleared {"code":"lamp_open_circuit"})"});
+  CHECK(events_of("sl-1", R"({"faults":[]})") == std::vector<std::string>{R"(lamp_fault_cleared {"code":"load_overcurrent"})"});
+  // A rejected message changes nothing the driver remembers.
+  CHECK(std::holds_alternative<rejection>(driver->decode("commune/c/streetlight/sl-1/status", R"({"faults":["x"],"seq":-1})")));
+  CHECK(events_of("sl-1", R"({"faults":[]})").empty());
+}
+
 TEST_CASE("camera event carries zone, object class and count, snapshot as attributes") {
   const auto m = ok(decode(camera_topic, R"({"seq":1,"ts":1795403100,"event":"object","zone":"cổng trường",
       "object":{"class":"person","count":2},"start":1795403090,"end":1795403100,"snapshot":"snap/cam-3/1.jpg"})"));

@@ -1,8 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <deque>
 #include <fstream>
+#include <random>
+#include <unordered_set>
 
 #include "drivers/native/native_driver.hpp"
+#include "gateway/store/recent_identities.hpp"
 #include "gateway/store/store.hpp"
 
 using namespace communegw;
@@ -37,6 +41,9 @@ struct store_fixture {
     m.result = native->decode(topic, payload);
     if (std::holds_alternative<rejection>(m.result) || !std::get<decoded_message>(m.result).field_rejections.empty()) {
       m.payload_excerpt = payload.substr(0, quarantine_excerpt_bytes);
+    }
+    if (const auto* decoded = std::get_if<decoded_message>(&m.result); decoded && (decoded->sequence || decoded->device_time_ms)) {
+      m.identity = message_identity(topic, payload);  // as ingest does
     }
     return m;
   }
@@ -86,11 +93,60 @@ TEST_CASE_FIXTURE(store_fixture, "redelivery never duplicates: by sequence numbe
   CHECK(outcome.stored == 1);
   CHECK(outcome.duplicates == 2);
   CHECK(count(s, "SELECT count(*) FROM messages") == 4);
+  s.flush_counters_now();  // counts are written at most once a second otherwise
   CHECK(count(s, "SELECT value FROM counters WHERE name = 'duplicate_messages'") == 2);
   // The same sequence number after a restart (new process, same store) is still a duplicate.
   store reopened(settings, "boot-a", now_ms);
   std::vector<received_message> after_restart{message("commune/c/env/e-1/telemetry", with_seq)};
   CHECK(reopened.write(after_restart).duplicates == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a device that reboots and reuses sequence numbers is not mistaken for a redelivery") {
+  store s(settings, "boot-a", now_ms);
+  std::vector<received_message> before{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795403000,"pm2_5":10})")};
+  std::vector<received_message> after_reboot{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795409000,"pm2_5":14})")};
+  CHECK(s.write(before).stored == 1);
+  CHECK(s.write(after_reboot).stored == 1);
+  CHECK(count(s, "SELECT count(*) FROM messages") == 2);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a copy inside the same batch is a duplicate; a failed batch forgets its identities") {
+  store s(settings, "boot-a", now_ms);
+  std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":9,"pm2_5":1})"),
+                                      message("commune/c/env/e-1/telemetry", R"({"seq":9,"pm2_5":1})")};
+  const auto outcome = s.write(batch);
+  CHECK(outcome.stored == 1);
+  CHECK(outcome.duplicates == 1);
+}
+
+TEST_CASE("the identity window forgets the oldest first and agrees with a plain set under random use") {
+  recent_identities window(1000);
+  std::unordered_set<std::uint64_t> model;
+  std::deque<std::uint64_t> order;
+  std::mt19937_64 random(42);
+  for (int i = 0; i < 200000; ++i) {
+    const std::uint64_t id = 1 + random() % 5000;  // many repeats: exercises probing and erase
+    if (random() % 10 == 0) {
+      window.erase(id);
+      model.erase(id);
+      continue;
+    }
+    if (!window.contains(id)) {
+      // The model forgets like the window: the oldest insertion goes first (even if it was
+      // erased meanwhile), before the new one goes in.
+      if (order.size() == 1000) {
+        model.erase(order.front());
+        order.pop_front();
+      }
+      window.insert(id);
+      model.insert(id);
+      order.push_back(id);
+    }
+    if (i % 997 == 0) {
+      for (std::uint64_t probe = 1; probe <= 5000; ++probe) REQUIRE(window.contains(probe) == (model.count(probe) == 1));
+    }
+  }
+  CHECK(window.size() == model.size());
 }
 
 TEST_CASE_FIXTURE(store_fixture, "rejections are counted per reason and kept in a bounded quarantine") {

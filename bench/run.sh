@@ -1,0 +1,376 @@
+#!/usr/bin/env bash
+# The ingest benchmark in one command (bench/README.md explains what and why):
+#   bench/run.sh
+# Builds build-bench/ (Release) if needed, starts its own mosquitto on a free
+# loopback port, runs every measurement, prints a table with the targets, and
+# leaves logs and raw outputs in build-bench/bench-results/<time>/.
+# Exit status: 0 when the benchmark ran (even if a target was MISSED, which
+# the table says clearly), 1 when it could not run.
+#
+# Knobs (environment): BENCH_N (200000), BENCH_N_PYTHON (20000),
+# BENCH_N_CALLGRIND (20000), BENCH_KILL_RATE (2000 msg/s), BENCH_KILL_SECONDS (30),
+# BENCH_KILLS (5), BENCH_PAYLOAD (200 bytes), BENCH_JOBS (1: build jobs),
+# BENCH_BUILD_DIR, BENCH_OUT, BENCH_SKIP (space-separated: a b c d f).
+set -Eeuo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BENCH_BUILD_DIR:-$repo/build-bench}
+jobs=${BENCH_JOBS:-1}
+n=${BENCH_N:-200000}
+n_python=${BENCH_N_PYTHON:-20000}
+n_callgrind=${BENCH_N_CALLGRIND:-20000}
+kill_rate=${BENCH_KILL_RATE:-2000}
+kill_seconds=${BENCH_KILL_SECONDS:-30}
+kills=${BENCH_KILLS:-5}
+payload=${BENCH_PAYLOAD:-200}
+skip=" ${BENCH_SKIP:-} "
+stations=100  # devices the benchmark traffic comes from (distinct device, seq pairs)
+out=${BENCH_OUT:-$build/bench-results/$(date +%Y%m%dT%H%M%S)}
+
+# Targets (README "Targets").
+target_callgrind_extra=15000  # instructions per message beyond the raw subscriber
+target_disk_ratio=2           # bytes written to disk per byte of payload
+target_loss_per_kill=1        # messages lost per SIGKILL
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+skipped() { [[ "$skip" == *" $1 "* ]]; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+# ---- processes we start, stopped by PID on exit --------------------------------
+started_pids=()
+cleanup() {
+  local pid
+  for pid in "${started_pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  sleep 0.2
+  for pid in "${started_pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+}
+trap cleanup EXIT
+trap 'die "interrupted"' INT TERM
+
+# ---- dependencies and build ---------------------------------------------------
+need_deps=0
+for tool in cmake ninja mosquitto sqlite3 valgrind /usr/bin/time /usr/bin/python3; do
+  command -v "$tool" >/dev/null 2>&1 || need_deps=1
+done
+/usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || need_deps=1
+if ((need_deps)); then
+  say "installing the benchmark's dependencies (scripts/install-deps.sh --bench)"
+  "$repo/scripts/install-deps.sh" --bench
+fi
+
+mkdir -p "$build"
+if [[ ! -f "$build/build.ninja" ]]; then
+  # Warnings are not errors here: at -O3 GCC 12 reports false positives
+  # (-Wrestrict inside std::string) that the default build never sees.
+  say "configuring $build (Release)"
+  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOMMUNEGW_BUILD_TESTS=OFF \
+    -DCOMMUNEGW_BUILD_BENCH=ON >"$build/bench-configure.log" 2>&1 ||
+    { tail -30 "$build/bench-configure.log" >&2; die "cmake failed (see $build/bench-configure.log)"; }
+fi
+say "building (ninja -j$jobs; set BENCH_JOBS for more)"
+ninja -C "$build" -j"$jobs" communegw communegw-sim communegw-bench-raw-subscriber >"$build/bench-build.log" 2>&1 ||
+  { tail -30 "$build/bench-build.log" >&2; die "build failed (see $build/bench-build.log)"; }
+gateway_bin=$build/gateway/communegw
+sim_bin=$build/tools/sim/communegw-sim
+raw_bin=$build/bench/communegw-bench-raw-subscriber
+python_sub=$repo/bench/naive_subscriber.py
+
+mkdir -p "$out"
+say "results and logs: $out"
+
+# ---- broker --------------------------------------------------------------------
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+broker=tcp://127.0.0.1:$port
+sed "s/@PORT@/$port/" "$repo/bench/mosquitto.conf" >"$out/mosquitto.conf"
+mosquitto -c "$out/mosquitto.conf" >"$out/mosquitto.log" 2>&1 &
+mosquitto_pid=$!
+started_pids+=("$mosquitto_pid")
+for _ in $(seq 50); do
+  (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+(: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null || die "mosquitto did not start (see $out/mosquitto.log)"
+
+# ---- helpers ---------------------------------------------------------------------
+# publish <commune> <count> <summary.json> [sim options...]: bench payloads at QoS 1, checked.
+publish() {
+  local commune=$1 count=$2 summary=$3
+  shift 3
+  "$sim_bin" --broker "$broker" --commune "$commune" --bench-payload --bench-bytes "$payload" \
+    --env-stations "$stations" --count "$count" --qos 1 --summary-json "$summary" -q "$@" ||
+    die "communegw-sim failed publishing to $commune"
+}
+json_number() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
+
+# gateway_config <dir> <client id> <commune>: a store of its own, one topic filter.
+gateway_config() {
+  mkdir -p "$1"
+  cat >"$1/communegw.toml" <<EOF
+[gateway]
+id = "bench"
+province = "bench"
+commune = "$3"
+[mqtt]
+uri = "$broker"
+client_id = "$2"
+# Long: under callgrind the gateway runs ~50x slower.
+keepalive = "300s"
+[store]
+path = "gateway.db"
+[log]
+stats_interval = "10s"
+[driver.native]
+topics = ["commune/$3/+/+/+"]
+EOF
+}
+stored() { sqlite3 -readonly "$1" "SELECT coalesce((SELECT value FROM counters WHERE name = 'stored_messages'), 0)" 2>/dev/null || echo 0; }
+# wait_stored <db> <n> <timeout s>: polls the store read-only every 0.1 s.
+wait_stored() {
+  local deadline=$((SECONDS + $3)) value
+  while ((SECONDS < deadline)); do
+    value=$(stored "$1")
+    ((${value:-0} >= $2)) && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_log() {
+  local deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# prime_gateway <dir>: one short run so the broker holds the gateway's session.
+prime_gateway() {
+  "$gateway_bin" -c "$1/communegw.toml" run >"$1/prime.log" 2>&1 &
+  local pid=$!
+  started_pids+=("$pid")
+  wait_log "$1/prime.log" "mqtt: subscribed" 30 || die "the gateway did not subscribe (see $1/prime.log)"
+  kill -TERM "$pid"
+  wait "$pid" || die "the gateway did not stop cleanly (see $1/prime.log)"
+}
+child_of() { awk '{print $1}' "/proc/$1/task/$1/children" 2>/dev/null; }
+callgrind_total() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
+
+declare -A r  # results
+
+# ---- (a) raw Paho C++ subscriber ---------------------------------------------------
+if ! skipped a; then
+  say "(a) raw subscriber: $n messages queued while it is offline, then drained"
+  mkdir -p "$out/a"
+  "$raw_bin" --broker "$broker" --client-id communegw-bench-a --topic "commune/bench-a/+/+/+" --subscribe-only >"$out/a/prime.log"
+  publish bench-a "$n" "$out/a/published.json"
+  t0=$(now)
+  "$raw_bin" --broker "$broker" --client-id communegw-bench-a --topic "commune/bench-a/+/+/+" --count "$n" >"$out/a/run.log" 2>&1 ||
+    die "raw subscriber failed (see $out/a/run.log)"
+  t1=$(now)
+  r[a_s]=$(calc %.3f "$t1 - $t0")
+  r[a_rate]=$(calc %.0f "$n / ($t1 - $t0)")
+fi
+
+# ---- (b) the gateway --------------------------------------------------------------
+if ! skipped b; then
+  say "(b) communegw run: $n messages queued while it is offline, then decoded and committed"
+  gateway_config "$out/b" communegw-bench-b bench-b
+  prime_gateway "$out/b"
+  publish bench-b "$n" "$out/b/published.json"
+  payload_bytes=$(json_number "$out/b/published.json" payload_bytes)
+  t0=$(now)
+  (cd "$out/b" && exec /usr/bin/time -v -o "$out/b/time.txt" "$gateway_bin" -c communegw.toml run >"$out/b/run.log" 2>&1) &
+  time_pid=$!
+  started_pids+=("$time_pid")
+  gw_pid=""
+  for _ in $(seq 100); do
+    gw_pid=$(child_of "$time_pid")
+    [[ -n "$gw_pid" ]] && break
+    sleep 0.01
+  done
+  [[ -n "$gw_pid" ]] || die "cannot find the gateway's process under /usr/bin/time"
+  started_pids+=("$gw_pid")
+  wait_stored "$out/b/gateway.db" "$n" 1800 || die "the gateway did not store $n messages within 30 min (see $out/b/run.log)"
+  t1=$(now)
+  r[b_s]=$(calc %.3f "$t1 - $t0")
+  r[b_rate]=$(calc %.0f "$n / ($t1 - $t0)")
+  cp "/proc/$gw_pid/io" "$out/b/proc-io.txt"
+  cp "/proc/$gw_pid/status" "$out/b/proc-status.txt"
+  kill -TERM "$gw_pid"
+  wait "$time_pid" || say "warning: the gateway exited non-zero (see $out/b/run.log)"
+  r[b_hwm_kib]=$(awk '/^VmHWM:/ {print $2}' "$out/b/proc-status.txt")
+  r[b_maxrss_kib]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/b/time.txt")
+  r[b_write_bytes]=$(awk '/^write_bytes:/ {print $2}' "$out/b/proc-io.txt")
+  r[b_wchar]=$(awk '/^wchar:/ {print $2}' "$out/b/proc-io.txt")
+  r[b_total_write_bytes]=$(awk -F': ' '/File system outputs/ {print $2 * 512}' "$out/b/time.txt")
+  r[payload_bytes]=$payload_bytes
+  r[e_ratio]=$(calc %.2f "${r[b_write_bytes]} / $payload_bytes")
+  r[e_ratio_total]=$(calc %.2f "${r[b_total_write_bytes]} / $payload_bytes")
+  r[e_wchar_ratio]=$(calc %.2f "${r[b_wchar]} / $payload_bytes")
+  r[b_db_bytes]=$(stat -c %s "$out/b/gateway.db")
+fi
+
+# ---- (c) naive Python subscriber -----------------------------------------------------
+if ! skipped c; then
+  say "(c) naive Python subscriber: $n_python messages (commit per message; rates are compared, not times)"
+  mkdir -p "$out/c"
+  /usr/bin/python3 "$python_sub" --broker "$broker" --client-id communegw-bench-c --topic "commune/bench-c/+/+/+" --subscribe-only >"$out/c/prime.log"
+  publish bench-c "$n_python" "$out/c/published.json"
+  t0=$(now)
+  /usr/bin/python3 "$python_sub" --broker "$broker" --client-id communegw-bench-c --topic "commune/bench-c/+/+/+" \
+    --count "$n_python" --db "$out/c/naive.db" >"$out/c/run.log" 2>&1 || die "naive subscriber failed (see $out/c/run.log)"
+  t1=$(now)
+  r[c_s]=$(calc %.3f "$t1 - $t0")
+  r[c_rate]=$(calc %.0f "$n_python / ($t1 - $t0)")
+fi
+
+# ---- (d) callgrind: instructions per message ----------------------------------------
+if ! skipped d; then
+  say "(d) callgrind: raw subscriber and gateway, $n_callgrind messages each, plus start-up alone"
+  mkdir -p "$out/d"
+  raw_args=(--broker "$broker" --client-id communegw-bench-da --topic "commune/bench-da/+/+/+")
+  "$raw_bin" "${raw_args[@]}" --subscribe-only >"$out/d/raw-prime.log"
+  valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.raw-startup.out" "$raw_bin" "${raw_args[@]}" --subscribe-only \
+    >"$out/d/raw-startup.log" 2>&1 || die "callgrind raw start-up run failed (see $out/d/raw-startup.log)"
+  publish bench-da "$n_callgrind" "$out/d/raw-published.json"
+  valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.raw.out" "$raw_bin" "${raw_args[@]}" --count "$n_callgrind" \
+    >"$out/d/raw.log" 2>&1 || die "callgrind raw run failed (see $out/d/raw.log)"
+
+  gateway_config "$out/d/gateway" communegw-bench-db bench-db
+  prime_gateway "$out/d/gateway"
+  # Start-up and shutdown alone: no messages waiting.
+  (cd "$out/d/gateway" && exec valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.gateway-startup.out" \
+    "$gateway_bin" -c communegw.toml run >"$out/d/gateway-startup.log" 2>&1) &
+  vg_pid=$!
+  started_pids+=("$vg_pid")
+  wait_log "$out/d/gateway-startup.log" "mqtt: subscribed" 300 || die "the gateway under callgrind did not subscribe"
+  kill -TERM "$vg_pid"
+  wait "$vg_pid" || true
+  publish bench-db "$n_callgrind" "$out/d/gateway-published.json"
+  (cd "$out/d/gateway" && exec valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.gateway.out" \
+    "$gateway_bin" -c communegw.toml run >"$out/d/gateway.log" 2>&1) &
+  vg_pid=$!
+  started_pids+=("$vg_pid")
+  wait_stored "$out/d/gateway/gateway.db" "$n_callgrind" 3600 || die "the gateway under callgrind did not store $n_callgrind messages"
+  kill -TERM "$vg_pid"
+  wait "$vg_pid" || true
+
+  ir_a=$(callgrind_total "$out/d/callgrind.raw.out")
+  ir_a0=$(callgrind_total "$out/d/callgrind.raw-startup.out")
+  ir_b=$(callgrind_total "$out/d/callgrind.gateway.out")
+  ir_b0=$(callgrind_total "$out/d/callgrind.gateway-startup.out")
+  [[ -n "$ir_a" && -n "$ir_b" && -n "$ir_a0" && -n "$ir_b0" ]] || die "could not read callgrind totals in $out/d"
+  r[d_a]=$(calc %.0f "$ir_a / $n_callgrind")
+  r[d_b]=$(calc %.0f "$ir_b / $n_callgrind")
+  r[d_diff]=$(calc %.0f "($ir_b - $ir_a) / $n_callgrind")
+  r[d_a_marginal]=$(calc %.0f "($ir_a - $ir_a0) / $n_callgrind")
+  r[d_b_marginal]=$(calc %.0f "($ir_b - $ir_b0) / $n_callgrind")
+  r[d_diff_marginal]=$(calc %.0f "(($ir_b - $ir_b0) - ($ir_a - $ir_a0)) / $n_callgrind")
+  callgrind_annotate "$out/d/callgrind.gateway.out" 2>/dev/null | head -60 >"$out/d/gateway-top.txt" || true
+fi
+
+# ---- (f) SIGKILL loss -------------------------------------------------------------
+if ! skipped f; then
+  say "(f) SIGKILL: $kill_rate msg/s for $kill_seconds s, the gateway killed $kills times"
+  dir=$out/f
+  gateway_config "$dir" communegw-bench-f bench-f
+  start_gateway_f() {
+    (cd "$dir" && exec "$gateway_bin" -c communegw.toml run >>"$dir/run.log" 2>&1) &
+    gw_pid=$!
+    started_pids+=("$gw_pid")
+  }
+  start_gateway_f
+  wait_log "$dir/run.log" "mqtt: subscribed" 30 || die "the gateway did not subscribe (see $dir/run.log)"
+  "$sim_bin" --broker "$broker" --commune bench-f --bench-payload --bench-bytes "$payload" --env-stations "$stations" \
+    --rate "$kill_rate" --duration "$kill_seconds" --qos 1 --summary-json "$dir/published.json" -q &
+  sim_pid=$!
+  started_pids+=("$sim_pid")
+  # Kills spread over the run, each followed by a restart about a second later.
+  gap=$(calc %.2f "($kill_seconds - $kills) / ($kills + 0.5)")
+  for ((k = 1; k <= kills; k++)); do
+    sleep "$gap"
+    kill -KILL "$gw_pid"
+    wait "$gw_pid" 2>/dev/null || true
+    echo "---- SIGKILL $k at $(date +%T.%N) ----" >>"$dir/run.log"
+    sleep 1
+    start_gateway_f
+  done
+  wait "$sim_pid" || die "communegw-sim failed during the SIGKILL run"
+  published=$(json_number "$dir/published.json" acknowledged)
+  # Let the gateway drain what the broker kept for it; stop when complete or stalled.
+  last=-1
+  stable=0
+  for _ in $(seq 1200); do
+    count=$(sqlite3 -readonly "$dir/gateway.db" "SELECT count(*) FROM messages" 2>/dev/null || echo 0)
+    ((count >= published)) && break
+    if ((count == last)); then stable=$((stable + 1)); else stable=0; fi
+    ((stable >= 100)) && break
+    last=$count
+    sleep 0.1
+  done
+  kill -TERM "$gw_pid"
+  wait "$gw_pid" || true
+  r[f_published]=$published
+  stored_f=$(sqlite3 -readonly "$dir/gateway.db" "SELECT count(*) FROM messages")
+  r[f_stored]=$stored_f
+  r[f_duplicate_rows]=$(sqlite3 -readonly "$dir/gateway.db" \
+    "SELECT count(*) FROM (SELECT device, seq FROM messages GROUP BY device, seq HAVING count(*) > 1)")
+  r[f_redelivered_dropped]=$(sqlite3 -readonly "$dir/gateway.db" \
+    "SELECT coalesce((SELECT value FROM counters WHERE name = 'duplicate_messages'), 0)")
+  r[f_missing]=$((published - stored_f))
+  r[f_loss_per_kill]=$(calc %.2f "${r[f_missing]} / $kills")
+fi
+
+# ---- report -------------------------------------------------------------------------
+verdict() { # verdict <value> <target>: lower is better
+  awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "ok" : "MISSED" }'
+}
+{
+  echo "communegw ingest benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load at end $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "$payload-byte env telemetry (7 metrics), QoS 1, queued at mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version \([0-9.]*\).*/\1/p') while the subscriber was offline, then drained"
+  echo
+  printf '%-44s %12s %10s %9s\n' "subscriber" "msg/s" "seconds" "messages"
+  skipped a || printf '%-44s %12s %10s %9s\n' "(a) raw Paho C++ subscriber (counts only)" "${r[a_rate]}" "${r[a_s]}" "$n"
+  skipped b || printf '%-44s %12s %10s %9s\n' "(b) communegw run (decode + durable commit)" "${r[b_rate]}" "${r[b_s]}" "$n"
+  if ! skipped c; then
+    note=""
+    ((n_python < n)) && note=" (smaller N: the rate is what is compared)"
+    printf '%-44s %12s %10s %9s%s\n' "(c) naive Python (paho + sqlite3)" "${r[c_rate]}" "${r[c_s]}" "$n_python" "$note"
+  fi
+  echo
+  if ! skipped a && ! skipped b; then printf '%-44s %12s\n' "b/a (gateway vs raw floor)" "$(calc %.3f "${r[b_rate]} / ${r[a_rate]}")"; fi
+  if ! skipped c && ! skipped b; then printf '%-44s %12s\n' "b/c (gateway vs naive Python)" "$(calc %.1f "${r[b_rate]} / ${r[c_rate]}")"; fi
+  if ! skipped b; then
+    printf '%-44s %12s\n' "gateway peak RSS, MiB (time -v / VmHWM)" "$(calc %.1f "${r[b_maxrss_kib]} / 1024") / $(calc %.1f "${r[b_hwm_kib]} / 1024")"
+  fi
+  if ! skipped d; then
+    echo
+    printf '%-44s %12s %12s\n' "(d) callgrind, instructions per message" "total/N" "minus start"
+    printf '%-44s %12s %12s\n' "    (a) raw subscriber" "${r[d_a]}" "${r[d_a_marginal]}"
+    printf '%-44s %12s %12s\n' "    (b) gateway" "${r[d_b]}" "${r[d_b_marginal]}"
+    printf '%-44s %12s %12s   target <= %s: %s\n' "    b - a" "${r[d_diff]}" "${r[d_diff_marginal]}" \
+      "$target_callgrind_extra" "$(verdict "${r[d_diff]}" "$target_callgrind_extra")"
+  fi
+  if ! skipped b; then
+    echo
+    printf '%-44s %12s   target <= %s: %s\n' "(e) disk bytes written per payload byte" "${r[e_ratio]}" "$target_disk_ratio" \
+      "$(verdict "${r[e_ratio]}" "$target_disk_ratio")"
+    printf '%-44s %12s\n' "    write_bytes at end of ingest, MB" "$(calc %.1f "${r[b_write_bytes]} / 1e6")"
+    printf '%-44s %12s\n' "    same, including shutdown (time -v), MB" "$(calc %.1f "${r[b_total_write_bytes]} / 1e6")"
+    printf '%-44s %12s\n' "    write() bytes (wchar) per payload byte" "${r[e_wchar_ratio]}"
+    printf '%-44s %12s\n' "    payload MB / store file MB" "$(calc %.1f "${r[payload_bytes]} / 1e6") / $(calc %.1f "${r[b_db_bytes]} / 1e6")"
+  fi
+  if ! skipped f; then
+    echo
+    printf '%-44s %12s   target <= %s: %s\n' "(f) messages lost per SIGKILL" "${r[f_loss_per_kill]}" "$target_loss_per_kill" \
+      "$(verdict "${r[f_loss_per_kill]}" "$target_loss_per_kill")"
+    printf '%-44s %12s\n' "    published / stored / missing" "${r[f_published]} / ${r[f_stored]} / ${r[f_missing]}"
+    printf '%-44s %12s   (should be 0)\n' "    duplicate (device, seq) rows" "${r[f_duplicate_rows]}"
+    printf '%-44s %12s\n' "    redeliveries dropped by dedupe" "${r[f_redelivered_dropped]}"
+  fi
+} | tee "$out/results.txt"
