@@ -129,7 +129,8 @@ stats_interval = "10s"
 topics = ["commune/$3/+/+/+"]
 EOF
 }
-stored() { sqlite3 -readonly "$1" "SELECT coalesce((SELECT value FROM counters WHERE name = 'stored_messages'), 0)" 2>/dev/null || echo 0; }
+# The data itself, not the counters table: counters are written at most once a second.
+stored() { sqlite3 -readonly "$1" "SELECT count(*) FROM messages" 2>/dev/null || echo 0; }
 # wait_stored <db> <n> <timeout s>: polls the store read-only every 0.1 s.
 wait_stored() {
   local deadline=$((SECONDS + $3)) value

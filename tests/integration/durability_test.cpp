@@ -157,7 +157,7 @@ class small_filesystem {
 
 }  // namespace
 
-TEST_CASE("a full disk (real ENOSPC) stalls ingest without loss; it resumes when space returns") {
+TEST_CASE("a full disk (real ENOSPC) stalls ingest without loss - it resumes when space returns") {
   temp_dir dir;
   small_filesystem disk(dir / "small", "16m");
   if (!disk.mounted()) {

@@ -10,7 +10,7 @@
 using namespace communegw::test;
 using namespace std::chrono_literals;
 
-TEST_CASE("messages travel broker -> gateway -> store with their content; hostile input is quarantined, not fatal") {
+TEST_CASE("messages travel broker -> gateway -> store with their content - hostile input is quarantined, not fatal") {
   temp_dir dir;
   mosquitto_broker broker(dir / "broker");
   const auto db = dir / "gw" / "store.db";

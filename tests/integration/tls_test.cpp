@@ -29,7 +29,7 @@ void make_pki(const std::filesystem::path& dir, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("TLS and username/password to the local broker; wrong CA and wrong password are clear failures") {
+TEST_CASE("TLS and username/password to the local broker - wrong CA and wrong password are clear failures") {
   temp_dir dir;
   make_pki(dir.path(), "good");
   make_pki(dir.path(), "other");

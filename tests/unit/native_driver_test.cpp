@@ -118,7 +118,7 @@ TEST_CASE("camera event carries zone, object class and count, snapshot as attrib
   CHECK(m.readings.empty());
 }
 
-TEST_CASE("tamper is an alarm unless the device says otherwise; camera-only events are refused elsewhere") {
+TEST_CASE("tamper is an alarm unless the device says otherwise - camera-only events are refused elsewhere") {
   CHECK(ok(decode(camera_topic, R"({"event":"tamper"})")).events[0].level == severity::alarm);
   CHECK(ok(decode(camera_topic, R"({"event":"tamper","severity":"warning"})")).events[0].level == severity::warning);
   CHECK(ok(decode("commune/c/streetlight/sl-1/event", R"({"event":"door_open"})")).events[0].kind == "door_open");

@@ -110,7 +110,7 @@ TEST_CASE_FIXTURE(store_fixture, "a device that reboots and reuses sequence numb
   CHECK(count(s, "SELECT count(*) FROM messages") == 2);
 }
 
-TEST_CASE_FIXTURE(store_fixture, "a copy inside the same batch is a duplicate; a failed batch forgets its identities") {
+TEST_CASE_FIXTURE(store_fixture, "a copy inside the same batch is a duplicate - a failed batch forgets its identities") {
   store s(settings, "boot-a", now_ms);
   std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":9,"pm2_5":1})"),
                                       message("commune/c/env/e-1/telemetry", R"({"seq":9,"pm2_5":1})")};
@@ -168,7 +168,7 @@ TEST_CASE_FIXTURE(store_fixture, "rejections are counted per reason and kept in 
   CHECK(count(s, "SELECT count(*) FROM quarantine WHERE payload = CAST('{broken 0' AS BLOB)") == 0);
 }
 
-TEST_CASE_FIXTURE(store_fixture, "over quota: raw readings go first, then events, alarms last; all counted") {
+TEST_CASE_FIXTURE(store_fixture, "over quota: raw readings go first, then events, alarms last - all counted") {
   settings.max_size = 1ull << 20;  // 1 MiB
   store s(settings, "boot-a", now_ms);
   int seq = 0;
