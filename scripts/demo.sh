@@ -100,6 +100,7 @@ sqlite3 :memory: "SELECT 'messages: ' || json_extract(s, '\$.messages') || ', of
                   FROM (SELECT CAST(readfile('$work/sim-summary.json') AS TEXT) AS s)"
 echo
 echo "-- stored, per device class"
+q "SELECT r.device_kind AS class, count(DISTINCT r.device) AS devices, count(DISTINCT r.message) AS messages, count(*) AS readings
    FROM readings r GROUP BY 1 ORDER BY 1"
 echo
 echo "-- events, per kind and severity"
