@@ -95,9 +95,10 @@ std::vector<option_spec> build_option_table() {
        "Most messages committed in one transaction under load. When idle every message commits at once.",
        false, "", {}, 1, 100'000},
       {"store.max_uncommitted", value_kind::integer, "1000",
-       "Under load, how many received messages may be acknowledged to the broker before they are committed "
-       "(the most a crash can lose). When the store is idle every message is committed before its "
-       "acknowledgement whatever this says. 0: always commit first (slowest, no loss window).",
+       "How many received messages may be acknowledged to the broker before they are committed: the most a "
+       "crash can lose. The writer commits continuously, so at commune rates a message waits ~0.1 ms for "
+       "its commit; the limit matters under load. 0: commit before every acknowledgement (no loss window, "
+       "one commit per message). See docs/durability.md.",
        false, "", {}, 0, 100'000},
       {"store.dedupe_window", value_kind::integer, "100000",
        "How many recent message identities are remembered to drop MQTT redeliveries (24 bytes each, "
