@@ -16,6 +16,7 @@
 #include "gateway/log/logging.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
 #include "gateway/store/store_writer.hpp"
+#include "gateway/store/wal_checkpointer.hpp"
 
 namespace communegw {
 namespace {
@@ -45,6 +46,10 @@ int run_gateway(const config& cfg) {
   if (!clock.now().trusted) {
     spdlog::warn("clock: the wall clock is not synchronised; records are marked time-untrusted until it is");
   }
+
+  wal_checkpointer checkpointer(cfg.store.path);
+  db.disable_auto_checkpoint();
+  checkpointer.start();
 
   ingest_queue queue(cfg.store.max_uncommitted);
   ingest decoder(cfg, clock);
@@ -89,6 +94,7 @@ int run_gateway(const config& cfg) {
     // Order matters: stop receiving first, then let the writer commit all it holds.
     subscriber.stop();
     writer.stop();
+    checkpointer.stop();
   });
 
   subscriber.start();
