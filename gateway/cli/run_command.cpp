@@ -16,7 +16,6 @@
 #include "gateway/log/logging.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
 #include "gateway/store/store_writer.hpp"
-#include "gateway/store/wal_checkpointer.hpp"
 
 namespace communegw {
 namespace {
@@ -46,10 +45,6 @@ int run_gateway(const config& cfg) {
   if (!clock.now().trusted) {
     spdlog::warn("clock: the wall clock is not synchronised; records are marked time-untrusted until it is");
   }
-
-  wal_checkpointer checkpointer(cfg.store.path);
-  db.disable_auto_checkpoint();
-  checkpointer.start();
 
   ingest_queue queue(cfg.store.max_uncommitted);
   ingest decoder(cfg, clock);
@@ -94,7 +89,6 @@ int run_gateway(const config& cfg) {
     // Order matters: stop receiving first, then let the writer commit all it holds.
     subscriber.stop();
     writer.stop();
-    checkpointer.stop();
   });
 
   subscriber.start();

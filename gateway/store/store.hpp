@@ -87,9 +87,6 @@ class store {
 
   store_usage usage();
 
-  // For when a wal_checkpointer runs: the writer then only appends to the WAL.
-  void disable_auto_checkpoint() { db_.exec("PRAGMA wal_autocheckpoint = 0"); }
-
   // Writes pending counter increments now (the writer calls it at shutdown),
   // or only if some are older than a second (the writer calls it when idle).
   void flush_counters_now();
