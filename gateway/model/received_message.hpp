@@ -24,7 +24,6 @@ struct received_message {
   std::string payload_excerpt;
   std::size_t payload_size = 0;
 
-  bool is_alarm() const;  // carries at least one alarm-severity event
 };
 
 inline constexpr std::size_t quarantine_excerpt_bytes = 256;

@@ -1,5 +1,7 @@
 #include "gateway/model/record.hpp"
 
+#include "gateway/model/received_message.hpp"
+
 #include <array>
 
 namespace communegw {
@@ -36,21 +38,6 @@ std::string_view to_string(reject_reason reason) {
       "wrong_type",        "out_of_range",   "bad_timestamp",  "unknown_value"};
   const auto index = static_cast<std::size_t>(reason);
   return index < names.size() ? names[index] : "unknown";
-}
-
-}  // namespace communegw
-
-#include "gateway/model/received_message.hpp"
-
-namespace communegw {
-
-bool received_message::is_alarm() const {
-  const auto* message = std::get_if<decoded_message>(&result);
-  if (!message) return false;
-  for (const auto& ev : message->events) {
-    if (ev.level == severity::alarm) return true;
-  }
-  return false;
 }
 
 }  // namespace communegw

@@ -155,22 +155,35 @@ class small_filesystem {
   bool mounted_ = false;
 };
 
+// A broker, and a gateway whose store lives alone on a small tmpfs. Nothing
+// is started when the tmpfs cannot be mounted (not root).
+struct small_disk_setup {
+  temp_dir dir;
+  small_filesystem disk;
+  std::filesystem::path db = dir / "small" / "store.db";
+  std::unique_ptr<mosquitto_broker> broker;
+  std::unique_ptr<gateway_process> gateway;
+
+  small_disk_setup(const std::string& size, const std::string& store_settings) : disk(dir / "small", size) {
+    if (!disk.mounted()) {
+      MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+      return;
+    }
+    broker = std::make_unique<mosquitto_broker>(dir / "broker");
+    gateway = std::make_unique<gateway_process>(dir / "gw", gateway_process::default_config(broker->uri(), db, store_settings));
+    REQUIRE(gateway_listening(broker->uri(), db));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a full disk (real ENOSPC) stalls ingest without loss - it resumes when space returns") {
-  temp_dir dir;
-  small_filesystem disk(dir / "small", "16m");
-  if (!disk.mounted()) {
-    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
-    return;
-  }
-  mosquitto_broker broker(dir / "broker");
-  const auto db = dir / "small" / "store.db";
   // No quota or disk floor to hide behind: the write itself must fail. The
   // emergency reserve (1 MiB here) buys one round of checkpoint and writes.
-  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db,
-                                                                       "min_free_disk = \"0B\"\nemergency_reserve = \"1MiB\"\n"));
-  REQUIRE(gateway_listening(broker.uri(), db));
+  small_disk_setup setup("16m", "min_free_disk = \"0B\"\nemergency_reserve = \"1MiB\"\n");
+  if (!setup.gateway) return;
+  auto& [dir, disk, db, broker, gateway_ptr] = setup;
+  auto& gateway = *gateway_ptr;
 
   REQUIRE(wait_for([&] { return std::filesystem::exists(dir / "small" / "store.db.reserve"); }, 10s));
   // Leave a few hundred KiB: the store fills it within a few thousand messages.
@@ -178,7 +191,7 @@ TEST_CASE("a full disk (real ENOSPC) stalls ingest without loss - it resumes whe
   write_file(filler, std::string(disk.free_bytes() - 300 * 1024, '\0'));
 
   constexpr int total = 12000;
-  publisher pub(broker.uri());
+  publisher pub(broker->uri());
   for (int seq = 1; seq <= total; ++seq) REQUIRE(pub.publish("commune/c/env/env-steady/telemetry", env_message(seq)));
 
   // Ingest stalls short of the total and stays stalled: the disk is full.
@@ -203,21 +216,14 @@ TEST_CASE("a full disk (real ENOSPC) stalls ingest without loss - it resumes whe
 }
 
 TEST_CASE("below the free-disk floor, raw readings are shed and every alarm is still stored") {
-  temp_dir dir;
-  small_filesystem disk(dir / "small", "24m");
-  if (!disk.mounted()) {
-    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
-    return;
-  }
-  mosquitto_broker broker(dir / "broker");
-  const auto db = dir / "small" / "store.db";
-  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db,
-                                                                       "min_free_disk = \"8MiB\"\nemergency_reserve = \"0B\"\n"));
-  REQUIRE(gateway_listening(broker.uri(), db));
+  small_disk_setup setup("24m", "min_free_disk = \"8MiB\"\nemergency_reserve = \"0B\"\n");
+  if (!setup.gateway) return;
+  auto& [dir, disk, db, broker, gateway_ptr] = setup;
+  auto& gateway = *gateway_ptr;
   // Leave 12 MiB: the floor (8 MiB) is crossed after a few MiB of data.
   write_file(dir / "small" / "filler", std::string(disk.free_bytes() - 12 * 1024 * 1024, '\0'));
 
-  publisher pub(broker.uri());
+  publisher pub(broker->uri());
   int alarms = 0;
   for (int seq = 1; seq <= 30000; ++seq) {
     REQUIRE(pub.publish("commune/c/env/env-steady/telemetry", env_message(seq)));
