@@ -163,8 +163,15 @@ std::string sql_for(const std::string& what) {
   }
   if (what == "counters") return "SELECT name, value FROM counters ORDER BY name";
   if (what == "devices") {
-    return fmt::format("SELECT name AS device, kind, {} AS first_seen FROM devices WHERE (?1 = '' OR name = ?1) ORDER BY name",
-                       iso("first_seen_ms"));
+    // last_seen: one pass over messages (no per-device index: ingest stays append-only).
+    // availability is the device's own report, "(retained)" when only a broker's stored copy said so.
+    return fmt::format(
+        "SELECT d.name AS device, d.kind, {} AS first_seen, {} AS last_seen, "
+        "coalesce(d.availability || CASE d.availability_retained WHEN 1 THEN ' (retained)' ELSE '' END, '') "
+        "AS availability, {} AS availability_since "
+        "FROM devices d LEFT JOIN (SELECT device, max(recv_ms) AS last_ms FROM messages GROUP BY device) m "
+        "ON m.device = d.id WHERE (?1 = '' OR d.name = ?1) ORDER BY d.name",
+        iso("d.first_seen_ms"), iso("m.last_ms"), iso("d.availability_since_ms"));
   }
   throw config_error(fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices)", what));
 }

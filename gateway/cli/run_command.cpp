@@ -53,8 +53,8 @@ int run_gateway(const config& cfg) {
 
   boost::asio::io_context io;
   broker_subscriber subscriber(cfg.mqtt, decoder.topic_filters(), io,
-                               [&](std::string topic, std::string_view payload, bool redelivered) {
-                                 if (!queue.push_and_wait(decoder.accept(std::move(topic), payload, redelivered))) {
+                               [&](std::string topic, std::string_view payload, delivery_flags flags) {
+                                 if (!queue.push_and_wait(decoder.accept(std::move(topic), payload, flags))) {
                                    // The store gave up at shutdown. Returning would let Paho acknowledge a
                                    // message we do not have; exiting leaves it with the broker instead.
                                    spdlog::critical("store unwritable at shutdown: exiting without acknowledging");

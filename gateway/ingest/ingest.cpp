@@ -47,10 +47,11 @@ std::vector<std::string> ingest::topic_filters() const {
   return filters;
 }
 
-received_message ingest::accept(std::string topic, std::string_view payload, bool redelivered) {
+received_message ingest::accept(std::string topic, std::string_view payload, delivery_flags flags) {
   received_message out;
   out.received = clock_.now();
-  out.redelivered = redelivered;
+  out.redelivered = flags.redelivered;
+  out.retained = flags.retained;
   out.payload_size = payload.size();
   counters_.received.fetch_add(1, std::memory_order_relaxed);
 

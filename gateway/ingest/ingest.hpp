@@ -31,7 +31,7 @@ class ingest {
  public:
   ingest(const config& cfg, clock& time_source);
 
-  received_message accept(std::string topic, std::string_view payload, bool redelivered);
+  received_message accept(std::string topic, std::string_view payload, delivery_flags flags = {});
 
   // Topic filters of every enabled driver, for subscribing.
   std::vector<std::string> topic_filters() const;

@@ -11,10 +11,20 @@
 
 namespace communegw {
 
+// How the broker delivered a message (MQTT fixed-header flags).
+struct delivery_flags {
+  bool redelivered = false;  // DUP
+  bool retained = false;     // RETAIN
+};
+
 struct received_message {
   std::string topic;
   time_stamp received;
   bool redelivered = false;  // MQTT DUP flag: the broker may have sent it before
+  // MQTT retain flag: the broker's stored copy, sent on subscribing. It may be
+  // old (a retained "online" outlives a device that lost power without a
+  // last will), so availability learnt from it is marked unconfirmed.
+  bool retained = false;
   // What makes a redelivery recognisable (message_identity), or 0 when the
   // message carries neither a sequence number nor a device time: two equal
   // payloads without either may be two real readings, so they are never merged.
@@ -23,7 +33,6 @@ struct received_message {
   // Kept only for rejected input (for the quarantine table), truncated.
   std::string payload_excerpt;
   std::size_t payload_size = 0;
-
 };
 
 inline constexpr std::size_t quarantine_excerpt_bytes = 256;

@@ -16,6 +16,10 @@ std::string_view to_string(device_kind kind) {
   return "unknown";
 }
 
+std::string_view to_string(availability state) {
+  return state == availability::online ? "online" : "offline";
+}
+
 std::string_view to_string(severity level) {
   switch (level) {
     case severity::info: return "info";

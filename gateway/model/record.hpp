@@ -22,6 +22,11 @@ enum class severity : std::uint8_t { info = 0, warning = 1, alarm = 2 };
 std::string_view to_string(severity level);
 std::optional<severity> parse_severity(std::string_view text);
 
+// A device's own report of whether it is reachable: an MQTT last will, a
+// status/availability topic, a LoRaWAN or Sparkplug death certificate.
+enum class availability : std::uint8_t { online, offline };
+std::string_view to_string(availability state);
+
 struct reading {
   const metric_info* metric = nullptr;  // never null once decoded; points into the catalogue
   double value = 0.0;                   // in the metric's canonical unit
@@ -66,6 +71,9 @@ struct decoded_message {
   // Fields refused individually while the rest of the message was kept
   // (e.g. a PM2.5 of -5 next to a valid temperature).
   std::vector<rejection> field_rejections;
+  // Set when the message reports availability (see `availability`); a
+  // message may carry only this. The store keeps the latest per device.
+  std::optional<availability> reported_availability;
 };
 
 using decode_result = std::variant<decoded_message, rejection>;

@@ -86,7 +86,8 @@ broker_subscriber::broker_subscriber(const mqtt_settings& settings, std::vector<
                                                  mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
   client_->set_message_callback([this](mqtt::const_message_ptr message) {
     const auto& payload = message->get_payload_ref();
-    sink_(message->get_topic(), std::string_view(payload.data(), payload.size()), message->is_duplicate());
+    sink_(message->get_topic(), std::string_view(payload.data(), payload.size()),
+          delivery_flags{.redelivered = message->is_duplicate(), .retained = message->is_retained()});
   });
   client_->set_connected_handler([this](const std::string&) {
     stats_.connected = true;

@@ -85,6 +85,12 @@ CREATE VIEW readings AS
   JOIN json_each(m.readings) r
   LEFT JOIN metrics mt ON mt.name = r.key;
 )sql",
+      // 2: device availability (LWT / status topics): the latest report per device.
+      R"sql(
+ALTER TABLE devices ADD COLUMN availability TEXT;            -- 'online', 'offline', NULL: never reported
+ALTER TABLE devices ADD COLUMN availability_since_ms INTEGER; -- gateway time the state last changed
+ALTER TABLE devices ADD COLUMN availability_retained INTEGER NOT NULL DEFAULT 0; -- 1: only seen in a retained message
+)sql",
   };
   return steps;
 }

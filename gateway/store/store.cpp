@@ -178,8 +178,23 @@ void store::prepare_statements() {
   insert_device_ = db_.prepare("INSERT INTO devices(name, kind, first_seen_ms) VALUES(?, ?, ?)");
   find_topic_ = db_.prepare("SELECT id FROM topics WHERE topic = ?");
   insert_topic_ = db_.prepare("INSERT INTO topics(topic) VALUES(?)");
+  // The state and its retained mark change together; since_ms only when the state does.
+  update_availability_ = db_.prepare(
+      "UPDATE devices SET availability_since_ms = CASE WHEN availability IS ?1 THEN availability_since_ms ELSE ?2 END, "
+      "availability = ?1, availability_retained = ?3 WHERE id = ?4");
   add_counter_ = db_.prepare(
       "INSERT INTO counters(name, value) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
+}
+
+int store::update_availability(std::int64_t device, availability state, const received_message& item) {
+  update_availability_.bind(1, to_string(state))
+      .bind(2, item.received.wall_ms)
+      .bind(3, std::int64_t{item.retained ? 1 : 0})
+      .bind(4, device);
+  const int rc = update_availability_.step();
+  update_availability_.reset();
+  if (rc == SQLITE_DONE) ++deltas_.availability_reports;
+  return rc;
 }
 
 std::int64_t store::device_id(const decoded_message& message, std::int64_t now_ms) {
@@ -245,6 +260,7 @@ void store::counter_deltas::add(const counter_deltas& other) {
   stored_readings += other.stored_readings;
   stored_events += other.stored_events;
   duplicates += other.duplicates;
+  availability_reports += other.availability_reports;
   for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += other.rejected[i];
 }
 
@@ -264,7 +280,8 @@ void store::flush_counters_now() {
 }
 
 void store::flush_counters_if_due() {
-  const bool pending = unflushed_.stored_messages || unflushed_.duplicates || unflushed_.stored_events;
+  const bool pending = unflushed_.stored_messages || unflushed_.duplicates || unflushed_.stored_events ||
+                       unflushed_.availability_reports;
   if (pending && std::chrono::steady_clock::now() - counters_flushed_at_ >= std::chrono::seconds(1)) flush_counters_now();
 }
 
@@ -283,7 +300,8 @@ int store::flush_counters() {
   for (const auto& [name, delta] : {std::pair{counter::stored_messages, total.stored_messages},
                                     std::pair{counter::stored_readings, total.stored_readings},
                                     std::pair{counter::stored_events, total.stored_events},
-                                    std::pair{counter::duplicates, total.duplicates}}) {
+                                    std::pair{counter::duplicates, total.duplicates},
+                                    std::pair{counter::availability_reports, total.availability_reports}}) {
     if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
   }
   for (std::size_t i = 0; i < reject_reason_count; ++i) {
@@ -326,6 +344,13 @@ write_outcome store::write(std::span<const received_message> batch) {
       if (const int rc = quarantine(item, field); rc != SQLITE_DONE) return fail(rc);
       quarantined = true;
       ++outcome.field_rejections;
+    }
+    if (message.reported_availability) {
+      const auto device = device_id(message, item.received.wall_ms);
+      if (device < 0) return fail(static_cast<int>(-device));
+      if (const int rc = update_availability(device, *message.reported_availability, item); rc != SQLITE_DONE) {
+        return fail(rc);
+      }
     }
     if (message.readings.empty() && message.events.empty()) continue;
     if (item.identity != 0 && recent_.contains(item.identity)) {

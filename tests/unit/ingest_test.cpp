@@ -26,7 +26,7 @@ TEST_CASE("ingest checks size, routes by topic and stamps every message") {
   ingest in(cfg, clock);
   CHECK(in.topic_filters() == std::vector<std::string>{"commune/+/+/+/+"});
 
-  auto good = in.accept("commune/c/env/e-1/telemetry", R"({"pm2_5":3})", true);
+  auto good = in.accept("commune/c/env/e-1/telemetry", R"({"pm2_5":3})", {.redelivered = true});
   REQUIRE(std::holds_alternative<decoded_message>(good.result));
   CHECK(good.received.wall_ms == 1'795'403'100'000);
   CHECK_FALSE(good.received.trusted);
@@ -34,13 +34,13 @@ TEST_CASE("ingest checks size, routes by topic and stamps every message") {
   CHECK(good.payload_excerpt.empty());  // nothing to quarantine
 
   const std::string big(65, '{');
-  auto oversized = in.accept("commune/c/env/e-1/telemetry", big, false);
+  auto oversized = in.accept("commune/c/env/e-1/telemetry", big);
   REQUIRE(std::holds_alternative<rejection>(oversized.result));
   CHECK(std::get<rejection>(oversized.result).reason == reject_reason::oversized_payload);
   CHECK(oversized.payload_excerpt == big);
   CHECK(oversized.payload_size == 65);
 
-  auto stray = in.accept("elsewhere/x", "{}", false);
+  auto stray = in.accept("elsewhere/x", "{}");
   CHECK(std::get<rejection>(stray.result).reason == reject_reason::unknown_topic);
 
   CHECK(in.counters().received == 3);

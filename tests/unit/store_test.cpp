@@ -56,7 +56,7 @@ std::int64_t count(store& s, const std::string& sql) { return s.database().query
 TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readings, stamps and units") {
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().created);
-  CHECK(s.open_report().schema_version == 1);
+  CHECK(s.open_report().schema_version == 2);
   std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795403000,"pm2_5":12.5,"humidity":80})")};
   const auto outcome = s.write(batch);
   CHECK(outcome.status == write_status::ok);
@@ -232,4 +232,41 @@ TEST_CASE_FIXTURE(store_fixture, "a store from a newer communegw is refused, not
   }
   CHECK_THROWS_WITH_AS(store(settings, "boot-a", now_ms),
                        doctest::Contains("schema version 99 is newer than this communegw understands"), store_error);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "availability reports keep the latest state per device, when it changed, and whether it was retained") {
+  store s(settings, "boot-a", now_ms);
+  auto report = [&](availability state, bool retained, bool with_reading) {
+    decoded_message decoded;
+    decoded.device_id = "plug-1";
+    decoded.reported_availability = state;
+    if (with_reading) decoded.readings.push_back({find_metric("temperature"), 21.5});
+    received_message m;
+    m.topic = "zigbee2mqtt/plug-1/availability";
+    m.received = {now_ms += 1000, 5000, true};
+    m.retained = retained;
+    m.result = std::move(decoded);
+    std::vector<received_message> batch{std::move(m)};
+    REQUIRE(s.write(batch).status == write_status::ok);
+  };
+  auto state = [&] {
+    auto row = s.database().prepare(
+        "SELECT availability, availability_since_ms, availability_retained FROM devices WHERE name = 'plug-1'");
+    REQUIRE(row.step() == SQLITE_ROW);
+    return std::tuple{std::string(row.column_text(0)), row.column_int(1), row.column_int(2)};
+  };
+
+  report(availability::online, true, false);  // the broker's stored copy, on subscribing
+  const auto first = now_ms;
+  CHECK(state() == std::tuple{std::string("online"), first, std::int64_t{1}});
+  CHECK(count(s, "SELECT count(*) FROM messages") == 0);  // availability alone is not a message row
+
+  report(availability::online, false, false);  // confirmed live: same state, so since is kept
+  CHECK(state() == std::tuple{std::string("online"), first, std::int64_t{0}});
+
+  report(availability::offline, false, true);  // a last will; readings in the same message are kept
+  CHECK(state() == std::tuple{std::string("offline"), now_ms, std::int64_t{0}});
+  CHECK(count(s, "SELECT count(*) FROM readings WHERE device = 'plug-1'") == 1);
+  s.flush_counters_now();
+  CHECK(count(s, "SELECT value FROM counters WHERE name = 'availability_reports'") == 3);
 }
