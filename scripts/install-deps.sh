@@ -17,6 +17,7 @@ packages=(
   libspdlog-dev libfmt-dev
   libcli11-dev
   libsimdjson-dev
+  libzstd-dev
   mosquitto mosquitto-clients
   util-linux e2fsprogs
   clang libclang-rt-14-dev

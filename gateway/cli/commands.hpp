@@ -30,6 +30,18 @@ struct query_options {
 // `communegw query`: reads the store (read-only; safe while `run` is running).
 int query_store(const config& cfg, const query_options& options);
 
+struct central_options {
+  std::string uri = "tcp://127.0.0.1:1883";
+  std::string database = "central.db";
+  std::string client_id = "communegw-central";
+  std::string username, password, ca_file, cert_file, key_file;
+  bool summary_only = false;
+};
+
+// `communegw central`: the reference centre-side receiver of the uplink
+// (subscribes, stores each record once, detects gaps), or its summary.
+int run_central(const central_options& options);
+
 // `communegw describe config|metrics|drivers`: the generated reference texts.
 int describe(const std::string& what);
 

@@ -1,5 +1,6 @@
 // communegw: the commune IoT gateway. This file only parses the command line;
 // each command lives in its own file (commands.hpp).
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -36,9 +37,36 @@ int main(int argc, char** argv) {
   auto* describe_cmd = app.add_subcommand("describe", "Print generated reference: config (example file), metrics, drivers");
   describe_cmd->add_option("what", describe_what, "config | metrics | drivers")->required();
 
+  central_options central;
+  std::string central_password_file;
+  auto* central_cmd = app.add_subcommand(
+      "central", "Reference receiver for the programme server: store every gateway's uplink once, report gaps");
+  central_cmd->add_option("--uri", central.uri, "Central broker (tcp:// or ssl://)")->capture_default_str();
+  central_cmd->add_option("--db", central.database, "Receiver's SQLite file")->capture_default_str();
+  central_cmd->add_option("--client-id", central.client_id, "Fixed client id of its persistent session")->capture_default_str();
+  central_cmd->add_option("--username", central.username, "Username at the central broker");
+  central_cmd->add_option("--password-file", central_password_file, "File holding the password (first line)")
+      ->check(CLI::ExistingFile);
+  central_cmd->add_option("--ca-file", central.ca_file, "CA certificate for ssl://")->check(CLI::ExistingFile);
+  central_cmd->add_option("--cert-file", central.cert_file, "Client certificate (mutual TLS)")->check(CLI::ExistingFile);
+  central_cmd->add_option("--key-file", central.key_file, "Client key (mutual TLS)")->check(CLI::ExistingFile);
+  central_cmd->add_flag("--summary", central.summary_only, "Print records, gaps and duplicates per gateway and stream, then exit");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*describe_cmd) return describe(describe_what);
+  if (*central_cmd) {
+    try {
+      if (!central_password_file.empty()) {
+        std::ifstream in(central_password_file);
+        std::getline(in, central.password);
+      }
+      return run_central(central);
+    } catch (const sqlite::error& error) {
+      std::cerr << "central: " << error.what() << '\n';
+      return 1;
+    }
+  }
   try {
     const config cfg = load_config(config_path);
     if (*run) return run_gateway(cfg);

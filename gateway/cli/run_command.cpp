@@ -16,6 +16,7 @@
 #include "gateway/log/logging.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
 #include "gateway/store/store_writer.hpp"
+#include "gateway/uplink/uplink_service.hpp"
 
 namespace communegw {
 namespace {
@@ -50,6 +51,17 @@ int run_gateway(const config& cfg) {
   ingest decoder(cfg, clock);
   store_writer writer(db, queue, cfg.store);
   writer.start();
+
+  // Aggregation always runs (local windows); the uplink only when enabled.
+  uplink_service uplink(cfg, clock, [&] {
+    const auto& in = decoder.counters();
+    const auto& out = writer.stats();
+    return fmt::format("\"ingest\":{{\"received\":{},\"accepted\":{},\"rejected\":{},\"field_rejections\":{},"
+                       "\"stored\":{},\"duplicates\":{},\"store_writable\":{},\"shed\":{}}}",
+                       in.received.load(), in.accepted.load(), rejected_messages(in), in.field_rejections.load(),
+                       out.stored.load(), out.duplicates.load(), out.store_writable.load(), out.shed.load());
+  });
+  uplink.start();
 
   boost::asio::io_context io;
   broker_subscriber subscriber(cfg.mqtt, decoder.topic_filters(), io,
@@ -89,6 +101,7 @@ int run_gateway(const config& cfg) {
     // Order matters: stop receiving first, then let the writer commit all it holds.
     subscriber.stop();
     writer.stop();
+    uplink.stop();
   });
 
   subscriber.start();

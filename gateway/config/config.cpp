@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -116,6 +117,61 @@ std::vector<option_spec> build_option_table() {
        false, "", {"auto", "always", "never"}},
       {"clock.min_year", value_kind::integer, "2025", "Wall clock readings before this year are never trusted.",
        false, "", {}, 2020, 2100},
+
+      {"aggregate.periods", value_kind::string_list, "[\"5m\", \"1h\"]",
+       "Aggregation windows per device and metric (count, min, max, mean, last, completeness). Each must "
+       "divide a day. Computed from the store, so a restart neither loses nor double-counts a sample."},
+      {"aggregate.utc_offset", value_kind::string, "\"+07:00\"",
+       "Local commune time as an offset from UTC (Viet Nam: +07:00, no daylight saving). Windows start at "
+       "local midnight and every period after it."},
+      {"aggregate.expected_period", value_kind::duration, "\"60s\"",
+       "How often a device is expected to report; completeness = samples / (window / this).", false, "", {},
+       1 * s, 24 * h},
+      {"aggregate.close_delay", value_kind::duration, "\"2m\"",
+       "How long after a window ends it is first sent, so messages still in flight land in it. Later samples "
+       "re-compute the window and send a new revision.",
+       false, "", {}, 0, 24 * h},
+
+      {"uplink.enabled", value_kind::boolean, "false",
+       "Send aggregates, events, alarms and health to the central programme server."},
+      {"uplink.uri", value_kind::string, "\"ssl://central.example.vn:8883\"",
+       "Central broker. ssl://host:port (TLS, the server certificate checked against uplink.ca_file), or "
+       "tcp://host:port only for tests."},
+      {"uplink.client_id", value_kind::string, "\"\"", "MQTT client id at the central broker. Empty: \"communegw-<gateway.id>\"."},
+      {"uplink.username", value_kind::string, "\"\"", "Username at the central broker. Empty: none (e.g. mutual TLS)."},
+      {"uplink.password_file", value_kind::path, "\"\"",
+       "File holding the central broker password (first line), readable only by the service user."},
+      {"uplink.ca_file", value_kind::path, "\"\"", "CA certificate (PEM) the central broker's certificate must chain to."},
+      {"uplink.cert_file", value_kind::path, "\"\"", "Client certificate (PEM) for mutual TLS."},
+      {"uplink.key_file", value_kind::path, "\"\"", "Client private key (PEM) for mutual TLS."},
+      {"uplink.keepalive", value_kind::duration, "\"60s\"", "MQTT keepalive to the central broker.", false, "", {},
+       5 * s, 30 * min},
+      {"uplink.connect_timeout", value_kind::duration, "\"30s\"", "How long one connection attempt may take (4G is slow).",
+       false, "", {}, 1 * s, 5 * min},
+      {"uplink.reconnect_min", value_kind::duration, "\"2s\"", "First retry delay after the link is lost; doubles on each failure.",
+       false, "", {}, 100 * ms, 10 * min},
+      {"uplink.reconnect_max", value_kind::duration, "\"5m\"", "Longest retry delay (with jitter). The gateway never gives up.",
+       false, "", {}, 1 * s, 1 * h},
+      {"uplink.aggregate_periods", value_kind::string_list, "[\"1h\"]",
+       "Which of aggregate.periods are sent to the centre; the others stay local (query, status page). Each "
+       "must be in aggregate.periods."},
+      {"uplink.batch_records", value_kind::integer, "500", "Most records in one uplink MQTT message.", false, "", {}, 1,
+       100'000},
+      {"uplink.batch_bytes", value_kind::size, "\"128KiB\"",
+       "Most uncompressed bytes of records in one uplink MQTT message (it is sent zstd-compressed).", false, "",
+       {}, 1 * KiB, 16 * MiB},
+      {"uplink.max_inflight", value_kind::integer, "8", "Uplink messages sent and not yet acknowledged by the central broker.",
+       false, "", {}, 1, 1000},
+      {"uplink.max_rate", value_kind::size, "\"0B\"",
+       "Bytes per second the uplink may send (compressed, on the wire). 0B: as fast as the link goes. Alarms "
+       "are never held back by it.",
+       false, "", {}, 0, 1024 * MiB},
+      {"uplink.monthly_budget", value_kind::size, "\"0B\"",
+       "Bytes the uplink may send per calendar month (UTC), e.g. \"2GiB\". When it is spent only alarms go; "
+       "the rest waits for the next month. 0B: no budget.",
+       false, "", {}, 0, 1024 * GiB},
+      {"uplink.health_interval", value_kind::duration, "\"5m\"", "How often the gateway's own health record is queued.",
+       false, "", {}, 1 * s, 24 * h},
 
       {"log.level", value_kind::choice, "\"info\"", "Log level (logs go to stdout, for journald).", false, "",
        {"trace", "debug", "info", "warn", "error"}},
@@ -304,33 +360,39 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
   cfg.source = file;
   cfg.gateway = {str("gateway.id"), str("gateway.province"), str("gateway.commune")};
 
-  auto& mqtt = cfg.mqtt;
-  mqtt.uri = str("mqtt.uri");
-  if (mqtt.uri.rfind("tcp://", 0) != 0 && mqtt.uri.rfind("ssl://", 0) != 0 && mqtt.uri.rfind("mqtt://", 0) != 0 &&
-      mqtt.uri.rfind("mqtts://", 0) != 0) {
-    fail_key("mqtt.uri", fmt::format("\"{}\" must start with tcp:// or ssl://", mqtt.uri));
-  }
-  mqtt.client_id = str("mqtt.client_id");
-  if (mqtt.client_id.empty()) mqtt.client_id = "communegw-" + cfg.gateway.id;
-  mqtt.username = str("mqtt.username");
-  mqtt.ca_file = path("mqtt.ca_file");
-  mqtt.cert_file = path("mqtt.cert_file");
-  mqtt.key_file = path("mqtt.key_file");
-  mqtt.keepalive = dur("mqtt.keepalive");
-  mqtt.connect_timeout = dur("mqtt.connect_timeout");
-  mqtt.reconnect_min = dur("mqtt.reconnect_min");
-  mqtt.reconnect_max = dur("mqtt.reconnect_max");
-  mqtt.max_payload = size("mqtt.max_payload");
-  if (mqtt.reconnect_min > mqtt.reconnect_max) {
-    fail_key("mqtt.reconnect_min", "is longer than mqtt.reconnect_max");
-  }
-  if (mqtt.cert_file.empty() != mqtt.key_file.empty()) {
-    fail_key(mqtt.cert_file.empty() ? "mqtt.key_file" : "mqtt.cert_file",
-             "mutual TLS needs both mqtt.cert_file and mqtt.key_file");
-  }
-  if (const auto password_file = path("mqtt.password_file"); !password_file.empty()) {
-    mqtt.password = read_secret_file(password_file, file, "mqtt.password_file", cfg.warnings);
-  }
+  // The local and the central broker connections share their keys and their checks.
+  auto broker = [&](const std::string& section, const std::string& default_client_id) {
+    auto key = [&](const char* name) { return section + "." + name; };
+    mqtt_settings out;
+    out.uri = str(key("uri").c_str());
+    if (out.uri.rfind("tcp://", 0) != 0 && out.uri.rfind("ssl://", 0) != 0 && out.uri.rfind("mqtt://", 0) != 0 &&
+        out.uri.rfind("mqtts://", 0) != 0) {
+      fail_key(key("uri").c_str(), fmt::format("\"{}\" must start with tcp:// or ssl://", out.uri));
+    }
+    out.client_id = str(key("client_id").c_str());
+    if (out.client_id.empty()) out.client_id = default_client_id;
+    out.username = str(key("username").c_str());
+    out.ca_file = path(key("ca_file").c_str());
+    out.cert_file = path(key("cert_file").c_str());
+    out.key_file = path(key("key_file").c_str());
+    out.keepalive = dur(key("keepalive").c_str());
+    out.connect_timeout = dur(key("connect_timeout").c_str());
+    out.reconnect_min = dur(key("reconnect_min").c_str());
+    out.reconnect_max = dur(key("reconnect_max").c_str());
+    if (out.reconnect_min > out.reconnect_max) {
+      fail_key(key("reconnect_min").c_str(), fmt::format("is longer than {}", key("reconnect_max")));
+    }
+    if (out.cert_file.empty() != out.key_file.empty()) {
+      fail_key(key(out.cert_file.empty() ? "key_file" : "cert_file").c_str(),
+               fmt::format("mutual TLS needs both {} and {}", key("cert_file"), key("key_file")));
+    }
+    if (const auto password_file = path(key("password_file").c_str()); !password_file.empty()) {
+      out.password = read_secret_file(password_file, file, key("password_file"), cfg.warnings);
+    }
+    return out;
+  };
+  cfg.mqtt = broker("mqtt", "communegw-" + cfg.gateway.id);
+  cfg.mqtt.max_payload = size("mqtt.max_payload");
 
   auto& store = cfg.store;
   store.path = path("store.path");
@@ -350,6 +412,54 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
                     : trust == "never" ? clock_trust_mode::never
                                        : clock_trust_mode::automatic;
   cfg.clock.min_year = static_cast<int>(integer("clock.min_year"));
+
+  auto periods = [&](const char* key) {
+    std::vector<std::chrono::milliseconds> out;
+    for (const auto& text : std::get<std::vector<std::string>>(parsed.values.at(key))) {
+      const auto period = parse_duration(text);
+      constexpr std::chrono::milliseconds day = std::chrono::hours(24);
+      if (!period || period->count() < 60'000 || day % *period != std::chrono::milliseconds(0)) {
+        fail_key(key, fmt::format("\"{}\" is not a period of at least 1m that divides a day (e.g. \"5m\", \"1h\")", text));
+      }
+      if (std::find(out.begin(), out.end(), *period) != out.end()) fail_key(key, fmt::format("\"{}\" is listed twice", text));
+      out.push_back(*period);
+    }
+    return out;
+  };
+  auto& aggregate = cfg.aggregate;
+  aggregate.periods = periods("aggregate.periods");
+  {
+    const auto text = str("aggregate.utc_offset");
+    int hours = 0, minutes = 0;
+    char sign = 0;
+    if (text.size() != 6 || (text[0] != '+' && text[0] != '-') || text[3] != ':' ||
+        std::sscanf(text.c_str(), "%c%2d:%2d", &sign, &hours, &minutes) != 3 || hours > 14 || minutes > 59) {
+      fail_key("aggregate.utc_offset", fmt::format("\"{}\" is not an offset like \"+07:00\"", text));
+    }
+    aggregate.utc_offset = std::chrono::minutes((hours * 60 + minutes) * (sign == '-' ? -1 : 1));
+  }
+  aggregate.expected_period = dur("aggregate.expected_period");
+  aggregate.close_delay = dur("aggregate.close_delay");
+
+  auto& uplink = cfg.uplink;
+  uplink.enabled = std::get<bool>(parsed.values.at("uplink.enabled"));
+  uplink.broker = broker("uplink", "communegw-" + cfg.gateway.id);
+  uplink.aggregate_periods = periods("uplink.aggregate_periods");
+  for (const auto period : uplink.aggregate_periods) {
+    if (std::find(aggregate.periods.begin(), aggregate.periods.end(), period) == aggregate.periods.end()) {
+      fail_key("uplink.aggregate_periods", fmt::format("\"{}\" is not in aggregate.periods", format_duration(period)));
+    }
+  }
+  uplink.batch_records = static_cast<std::uint64_t>(integer("uplink.batch_records"));
+  uplink.batch_bytes = size("uplink.batch_bytes");
+  uplink.max_inflight = static_cast<std::uint64_t>(integer("uplink.max_inflight"));
+  uplink.max_rate = size("uplink.max_rate");
+  uplink.monthly_budget = size("uplink.monthly_budget");
+  uplink.health_interval = dur("uplink.health_interval");
+  if (uplink.enabled && uplink.broker.uri.rfind("tcp://", 0) == 0) {
+    cfg.warnings.push_back(fmt::format("{}: uplink.uri: \"{}\" is not TLS: the link to the centre is unencrypted",
+                                       file.string(), uplink.broker.uri));
+  }
 
   cfg.log.level = str("log.level");
   cfg.log.stats_interval = dur("log.stats_interval");

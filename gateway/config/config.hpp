@@ -69,6 +69,25 @@ struct log_settings {
   std::chrono::milliseconds stats_interval{};
 };
 
+struct aggregate_settings {
+  std::vector<std::chrono::milliseconds> periods;  // window lengths, each dividing a day
+  std::chrono::minutes utc_offset{};                // windows align to local commune time
+  std::chrono::milliseconds expected_period{};      // a device's usual reporting period, for completeness
+  std::chrono::milliseconds close_delay{};          // wait after a window ends before it is final
+};
+
+struct uplink_settings {
+  bool enabled = false;
+  mqtt_settings broker;  // the central broker (max_payload unused)
+  std::vector<std::chrono::milliseconds> aggregate_periods;  // which aggregate periods are sent
+  std::uint64_t batch_records = 0;
+  std::uint64_t batch_bytes = 0;
+  std::uint64_t max_inflight = 0;     // batches published and not yet acknowledged
+  std::uint64_t max_rate = 0;         // bytes/s on the wire, 0: unlimited
+  std::uint64_t monthly_budget = 0;   // bytes per calendar month (UTC), 0: unlimited
+  std::chrono::milliseconds health_interval{};
+};
+
 struct driver_settings {
   std::string name;
   bool enabled = true;
@@ -82,6 +101,8 @@ struct config {
   store_settings store;
   clock_settings clock;
   log_settings log;
+  aggregate_settings aggregate;
+  uplink_settings uplink;
   std::vector<driver_settings> drivers;  // one per registered driver, in registry order
   // Problems that do not stop start-up (e.g. a secret readable by others);
   // `run` logs them, `check` shows them as warnings.

@@ -19,14 +19,14 @@ class action_listener final : public mqtt::iaction_listener {
   handler on_ok_, on_error_;
 };
 
+}  // namespace
+
 std::string normalised_uri(const std::string& uri) {
   // Accept mqtt:// and mqtts:// spellings; Paho knows tcp:// and ssl://.
   if (uri.rfind("mqtts://", 0) == 0) return "ssl://" + uri.substr(8);
   if (uri.rfind("mqtt://", 0) == 0) return "tcp://" + uri.substr(7);
   return uri;
 }
-
-}  // namespace
 
 mqtt::connect_options make_connect_options(const mqtt_settings& settings, bool clean_session) {
   mqtt::connect_options options;

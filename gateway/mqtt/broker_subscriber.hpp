@@ -74,6 +74,9 @@ class broker_subscriber {
   std::atomic<bool> stopping_{false};
 };
 
+// mqtt:// and mqtts:// as Paho spells them (tcp://, ssl://).
+std::string normalised_uri(const std::string& uri);
+
 // Builds connect options (auth, TLS) from settings; shared with `check`.
 mqtt::connect_options make_connect_options(const mqtt_settings& settings, bool clean_session);
 

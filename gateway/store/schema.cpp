@@ -91,6 +91,57 @@ ALTER TABLE devices ADD COLUMN availability TEXT;            -- 'online', 'offli
 ALTER TABLE devices ADD COLUMN availability_since_ms INTEGER; -- gateway time the state last changed
 ALTER TABLE devices ADD COLUMN availability_retained INTEGER NOT NULL DEFAULT 0; -- 1: only seen in a retained message
 )sql",
+      // 3: edge aggregation and the uplink outbox (docs/uplink-protocol.md).
+      R"sql(
+-- Running statistics per device, metric, period and window, folded in from
+-- `messages` (and `events`, as metric 'event:<kind>') by the aggregator, which
+-- keeps its position in `cursors` in the same transaction: a restart neither
+-- repeats nor skips a sample.
+CREATE TABLE aggregates(
+  device INTEGER NOT NULL,
+  period_s INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,   -- window start, Unix ms, aligned to local commune time
+  metric TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  sum REAL NOT NULL,
+  min REAL NOT NULL,
+  max REAL NOT NULL,
+  last REAL NOT NULL,
+  last_ms INTEGER NOT NULL,    -- sample time of `last`
+  untrusted INTEGER NOT NULL,  -- samples whose time was not trusted
+  PRIMARY KEY(device, period_s, start_ms, metric)
+) WITHOUT ROWID;
+-- One row per window of a period that is sent upstream: which revision was
+-- last queued, and whether samples arrived since (late data => new revision).
+CREATE TABLE aggregate_windows(
+  device INTEGER NOT NULL,
+  period_s INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  revision INTEGER NOT NULL,
+  changed INTEGER NOT NULL,
+  PRIMARY KEY(device, period_s, start_ms)
+) WITHOUT ROWID;
+CREATE INDEX aggregate_windows_changed ON aggregate_windows(start_ms) WHERE changed = 1;
+-- Records waiting for the central broker's PUBACK; deleted when it arrives.
+-- seq is gap-free per stream (next value in `cursors`).
+CREATE TABLE outbox(
+  stream INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY(stream, seq)
+) WITHOUT ROWID;
+-- Positions and running totals of the aggregator and the uplink.
+CREATE TABLE cursors(
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Bytes sent upstream per calendar month (UTC, 'YYYY-MM'), for uplink.monthly_budget.
+CREATE TABLE uplink_usage(
+  month TEXT PRIMARY KEY,
+  bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
   };
   return steps;
 }

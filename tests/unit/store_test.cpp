@@ -56,7 +56,7 @@ std::int64_t count(store& s, const std::string& sql) { return s.database().query
 TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readings, stamps and units") {
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().created);
-  CHECK(s.open_report().schema_version == 2);
+  CHECK(s.open_report().schema_version == 3);
   std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795403000,"pm2_5":12.5,"humidity":80})")};
   const auto outcome = s.write(batch);
   CHECK(outcome.status == write_status::ok);

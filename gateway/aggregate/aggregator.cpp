@@ -1,0 +1,157 @@
+#include "gateway/aggregate/aggregator.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+namespace communegw {
+namespace {
+
+// The time a sample belongs to: the device's own time when it sent one the
+// store did not flag as implausible (flags bit 2), else when it was received.
+constexpr const char* sample_time_sql =
+    "CASE WHEN {0} IS NOT NULL AND (flags & 2) = 0 THEN {0} ELSE recv_ms END";
+
+std::string sample_time(const char* column) {
+  std::string out = sample_time_sql;
+  for (std::size_t at; (at = out.find("{0}")) != std::string::npos;) out.replace(at, 3, column);
+  return out;
+}
+
+}  // namespace
+
+std::int64_t window_start_ms(std::int64_t t_ms, std::chrono::milliseconds period, std::chrono::minutes utc_offset) {
+  const std::int64_t offset_ms = std::chrono::duration_cast<std::chrono::milliseconds>(utc_offset).count();
+  const std::int64_t length = period.count();
+  const std::int64_t local = t_ms + offset_ms;
+  // Floor division: times before 1970 (an unset device clock) still get a window.
+  std::int64_t index = local / length;
+  if (local % length < 0) --index;
+  return index * length - offset_ms;
+}
+
+bool aggregator::key::operator<(const key& other) const {
+  return std::tie(device, period_s, start_ms, metric) < std::tie(other.device, other.period_s, other.start_ms, other.metric);
+}
+
+void aggregator::stats::add(double value, std::int64_t t_ms, bool trusted) {
+  if (count == 0) {
+    min = max = value;
+  } else {
+    min = std::min(min, value);
+    max = std::max(max, value);
+  }
+  ++count;
+  sum += value;
+  if (count == 1 || t_ms >= last_ms) {
+    last = value;
+    last_ms = t_ms;
+  }
+  if (!trusted) ++untrusted;
+}
+
+aggregator::aggregator(sqlite::database& db, const aggregate_settings& settings,
+                       std::vector<std::chrono::milliseconds> sent_periods)
+    : db_(db),
+      settings_(settings),
+      sent_periods_(std::move(sent_periods)),
+      cursors_(db),
+      read_messages_(db.prepare("SELECT m.id, m.device, " + sample_time("m.device_ms") +
+                                ", (m.flags & 1), r.key, r.value FROM messages m, json_each(m.readings) r "
+                                "WHERE m.id > ?1 AND m.id <= ?2 AND r.type IN ('integer', 'real')")),
+      read_events_(db.prepare("SELECT id, device, " + sample_time("start_ms") +
+                              ", (flags & 1), kind FROM events WHERE id > ?1 AND id <= ?2")),
+      upsert_stats_(db.prepare(
+          "INSERT INTO aggregates(device, period_s, start_ms, metric, count, sum, min, max, last, last_ms, untrusted) "
+          "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+          "count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), "
+          "max = max(max, excluded.max), "
+          "last = CASE WHEN excluded.last_ms >= last_ms THEN excluded.last ELSE last END, "
+          "last_ms = max(last_ms, excluded.last_ms), untrusted = untrusted + excluded.untrusted")),
+      mark_window_(db.prepare("INSERT INTO aggregate_windows(device, period_s, start_ms, revision, changed) "
+                              "VALUES(?, ?, ?, 0, 1) ON CONFLICT DO UPDATE SET changed = 1")) {}
+
+fold_result aggregator::fold(std::int64_t limit) {
+  fold_result result;
+  // Reading needs no lock in WAL mode; only the writes below take the write
+  // lock, briefly, so the ingest writer is not held up by the reading.
+  const auto from_message = cursors_.get(messages_cursor);
+  const auto from_event = cursors_.get(events_cursor);
+  const auto newest_message = db_.query_int("SELECT coalesce(max(id), 0) FROM messages");
+  const auto newest_event = db_.query_int("SELECT coalesce(max(id), 0) FROM events");
+  const auto to_message = std::min(newest_message, from_message + limit);
+  const auto to_event = std::min(newest_event, from_event + limit);
+  result.caught_up = to_message == newest_message && to_event == newest_event;
+  if (to_message <= from_message && to_event <= from_event) return result;
+
+  std::map<key, stats> folded;
+  auto fold_sample = [&](std::int64_t device, std::int64_t t_ms, bool trusted, std::string_view metric, double value) {
+    for (const auto period : settings_.periods) {
+      const key k{device, period.count() / 1000, window_start_ms(t_ms, period, settings_.utc_offset), std::string(metric)};
+      folded[k].add(value, t_ms, trusted);
+      ++result.samples;
+    }
+  };
+
+  std::int64_t last_id = 0;
+  read_messages_.bind(1, from_message).bind(2, to_message);
+  int rc;
+  while ((rc = read_messages_.step()) == SQLITE_ROW) {
+    if (const auto id = read_messages_.column_int(0); id != last_id) {
+      last_id = id;
+      ++result.messages;
+    }
+    fold_sample(read_messages_.column_int(1), read_messages_.column_int(2), read_messages_.column_int(3) != 0,
+                read_messages_.column_text(4), read_messages_.column_double(5));
+  }
+  read_messages_.reset();
+  if (rc != SQLITE_DONE) return {rc};
+
+  std::string metric;
+  read_events_.bind(1, from_event).bind(2, to_event);
+  while ((rc = read_events_.step()) == SQLITE_ROW) {
+    ++result.events;
+    metric.assign("event:").append(read_events_.column_text(4));
+    fold_sample(read_events_.column_int(1), read_events_.column_int(2), read_events_.column_int(3) != 0, metric, 1.0);
+  }
+  read_events_.reset();
+  if (rc != SQLITE_DONE) return {rc};
+
+  sqlite::transaction txn(db_);
+  if (txn.begin_result() != SQLITE_OK) return {txn.begin_result()};
+  const key* previous_window = nullptr;
+  for (const auto& [k, s] : folded) {
+    upsert_stats_.bind(1, k.device)
+        .bind(2, k.period_s)
+        .bind(3, k.start_ms)
+        .bind(4, std::string_view(k.metric))
+        .bind(5, s.count)
+        .bind(6, s.sum)
+        .bind(7, s.min)
+        .bind(8, s.max)
+        .bind(9, s.last)
+        .bind(10, s.last_ms)
+        .bind(11, s.untrusted);
+    rc = upsert_stats_.step();
+    upsert_stats_.reset();
+    if (rc != SQLITE_DONE) return {rc};
+    // Keys are sorted with the metric last: one window mark per window.
+    const bool same_window = previous_window && previous_window->device == k.device &&
+                             previous_window->period_s == k.period_s && previous_window->start_ms == k.start_ms;
+    previous_window = &k;
+    if (same_window) continue;
+    const bool sent = std::any_of(sent_periods_.begin(), sent_periods_.end(),
+                                  [&](auto period) { return period.count() / 1000 == k.period_s; });
+    if (!sent) continue;
+    mark_window_.bind(1, k.device).bind(2, k.period_s).bind(3, k.start_ms);
+    rc = mark_window_.step();
+    mark_window_.reset();
+    if (rc != SQLITE_DONE) return {rc};
+  }
+  if ((rc = cursors_.set(messages_cursor, to_message)) != SQLITE_DONE) return {rc};
+  if ((rc = cursors_.set(events_cursor, to_event)) != SQLITE_DONE) return {rc};
+  if ((rc = txn.commit()) != SQLITE_OK) return {rc};
+  return result;
+}
+
+}  // namespace communegw

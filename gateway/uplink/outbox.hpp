@@ -1,0 +1,89 @@
+#pragma once
+// The uplink outbox: records waiting to reach the central programme server,
+// in the store, per stream, each with a gap-free sequence number.
+//
+// Producers move data in from the store in transactions that also advance
+// their cursor, so a record is queued exactly once however the gateway stops.
+// A record leaves the outbox only when the central broker has acknowledged
+// the MQTT message that carried it (acknowledge()); until then a restart
+// sends it again and the centre drops the copy by (gateway, stream, seq).
+//
+// Threading: one instance per connection, used from one thread.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "gateway/config/config.hpp"
+#include "gateway/store/cursors.hpp"
+#include "gateway/store/sqlite.hpp"
+
+namespace communegw {
+
+// In priority order: a lower value is always sent first.
+enum class uplink_stream : std::uint8_t { alarms = 0, health = 1, aggregates = 2, events = 3 };
+inline constexpr std::array all_uplink_streams{uplink_stream::alarms, uplink_stream::health, uplink_stream::aggregates,
+                                               uplink_stream::events};
+std::string_view to_string(uplink_stream stream);
+std::optional<uplink_stream> parse_uplink_stream(std::string_view name);
+
+struct outbox_record {
+  std::int64_t seq = 0;
+  std::string body;  // one JSON object, without its seq (the wire encoder adds it)
+};
+
+struct stream_backlog {
+  std::int64_t records = 0;
+  std::int64_t bytes = 0;            // uncompressed record bytes
+  std::optional<std::int64_t> oldest_ms;  // when the oldest waiting record was queued
+  std::int64_t sent = 0;             // records acknowledged since the store was created
+  std::int64_t next_seq = 1;
+};
+
+struct feed_result {
+  int status = SQLITE_OK;
+  std::size_t queued = 0;
+};
+
+class outbox {
+ public:
+  outbox(sqlite::database& db, const aggregate_settings& aggregate);
+
+  // Queues events not queued yet (alarms to their own stream), oldest first.
+  feed_result feed_events(std::int64_t limit, std::int64_t now_ms);
+  // Queues a new revision of every closed aggregate window that changed.
+  feed_result feed_aggregates(std::int64_t limit, std::int64_t now_ms);
+  // Queues one record with a body the caller built (the health stream).
+  feed_result enqueue(uplink_stream stream, std::string_view body, std::int64_t now_ms);
+
+  // Up to max_records / max_bytes waiting records of one stream, oldest first
+  // or newest first, skipping sequence numbers in `skip` (in flight).
+  std::vector<outbox_record> peek(uplink_stream stream, bool newest_first, const std::unordered_set<std::int64_t>& skip,
+                                  std::size_t max_records, std::size_t max_bytes);
+  // The central broker acknowledged these: remove them, count them and the
+  // bytes that carried them against this month's budget.
+  int acknowledge(uplink_stream stream, std::span<const std::int64_t> seqs, std::int64_t wire_bytes, std::int64_t now_ms);
+
+  std::array<stream_backlog, all_uplink_streams.size()> backlog();
+  std::int64_t bytes_sent_in_month(std::int64_t now_ms);
+
+ private:
+  int insert(uplink_stream stream, std::string_view body, std::int64_t now_ms);
+
+  sqlite::database& db_;
+  aggregate_settings aggregate_;
+  cursors cursors_;
+  sqlite::statement insert_, read_events_, changed_windows_, window_stats_, device_, bump_window_, peek_oldest_,
+      peek_newest_, delete_, add_usage_, month_usage_;
+  std::string body_;  // reused buffer
+};
+
+// "YYYY-MM" (UTC) of a Unix ms time: the key of the monthly budget.
+std::string month_key(std::int64_t unix_ms);
+
+}  // namespace communegw

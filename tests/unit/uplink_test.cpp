@@ -1,0 +1,262 @@
+// Aggregation, the outbox, the uplink wire format and the centre-side store,
+// against real SQLite files.
+#include <doctest/doctest.h>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "drivers/native/native_driver.hpp"
+#include "gateway/aggregate/aggregator.hpp"
+#include "gateway/central/central_store.hpp"
+#include "gateway/store/store.hpp"
+#include "gateway/uplink/outbox.hpp"
+#include "gateway/uplink/wire.hpp"
+
+using namespace communegw;
+
+namespace {
+
+constexpr std::int64_t hour_ms = 3'600'000;
+// 2026-11-23T10:00:00+07:00, the start of a local hour.
+constexpr std::int64_t local_10h = 1'795'402'800'000;
+
+struct uplink_fixture {
+  std::filesystem::path dir;
+  store_settings settings;
+  aggregate_settings aggregate;
+  std::unique_ptr<driver> native = make_native_driver(driver_settings{"native", true, {}});
+  std::unique_ptr<store> db;
+  std::int64_t seq = 0;
+
+  uplink_fixture() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "communegw-uplink-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()));
+    dir = pattern;
+    settings.path = dir / "gw.db";
+    settings.max_size = 64ull << 20;
+    settings.quarantine_rows = 100;
+    settings.max_batch = 1000;
+    settings.dedupe_window = 1000;
+    aggregate.periods = {std::chrono::minutes(5), std::chrono::hours(1)};
+    aggregate.utc_offset = std::chrono::hours(7);
+    aggregate.expected_period = std::chrono::minutes(1);
+    aggregate.close_delay = std::chrono::minutes(2);
+    db = std::make_unique<store>(settings, "boot-a", local_10h);
+  }
+  ~uplink_fixture() {
+    db.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  // One env telemetry message whose device time is `device_ms`.
+  void ingest(const std::string& device, std::int64_t device_ms, const std::string& metrics, std::string type = "telemetry",
+              std::string kind = "env") {
+    const auto topic = "commune/c/" + kind + "/" + device + "/" + type;
+    const auto payload = fmt::format(R"({{"seq":{},"ts":{},{}}})", ++seq, device_ms / 1000, metrics);
+    received_message m;
+    m.topic = topic;
+    m.received = {device_ms + 500, 1000, true};
+    m.result = native->decode(topic, payload);
+    if (const auto* why = std::get_if<rejection>(&m.result)) FAIL(topic, " ", payload, ": ", why->detail);
+    m.identity = message_identity(topic, payload);
+    std::vector<received_message> batch{std::move(m)};
+    REQUIRE(db->write(batch).stored == 1);
+  }
+  sqlite::database& sql() { return db->database(); }
+};
+
+struct window_row {
+  std::int64_t count;
+  double min, max, mean, last;
+};
+
+window_row stats_of(sqlite::database& db, const std::string& device, std::int64_t period_s, std::int64_t start_ms,
+                    const std::string& metric) {
+  auto stmt = db.prepare(
+      "SELECT a.count, a.min, a.max, a.sum / a.count, a.last FROM aggregates a JOIN devices d ON d.id = a.device "
+      "WHERE d.name = ? AND a.period_s = ? AND a.start_ms = ? AND a.metric = ?");
+  stmt.bind(1, device).bind(2, period_s).bind(3, start_ms).bind(4, metric);
+  REQUIRE(stmt.step() == SQLITE_ROW);
+  return {stmt.column_int(0), stmt.column_double(1), stmt.column_double(2), stmt.column_double(3), stmt.column_double(4)};
+}
+
+std::vector<std::string> outbox_bodies(sqlite::database& db, uplink_stream stream) {
+  auto stmt = db.prepare("SELECT body FROM outbox WHERE stream = ? ORDER BY seq");
+  stmt.bind(1, static_cast<std::int64_t>(stream));
+  std::vector<std::string> out;
+  while (stmt.step() == SQLITE_ROW) out.emplace_back(stmt.column_text(0));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("windows align to local commune time, also for times before 1970") {
+  const auto offset = std::chrono::hours(7);
+  // 10:37 local is in the 10:00 local hour, which starts at 03:00 UTC.
+  CHECK(window_start_ms(local_10h + 37 * 60'000, std::chrono::hours(1), offset) == local_10h);
+  CHECK(window_start_ms(local_10h + 37 * 60'000, std::chrono::minutes(5), offset) == local_10h + 35 * 60'000);
+  // A day window starts at local midnight: 17:00 UTC the day before.
+  CHECK(window_start_ms(local_10h, std::chrono::hours(24), offset) == local_10h - 10 * hour_ms);
+  CHECK(window_start_ms(local_10h - 1, std::chrono::hours(1), offset) == local_10h - hour_ms);
+  CHECK(window_start_ms(-1, std::chrono::hours(1), std::chrono::hours(0)) == -hour_ms);
+}
+
+TEST_CASE_FIXTURE(uplink_fixture, "aggregates come from the store: each sample counted once, across passes and restarts") {
+  ingest("e-1", local_10h + 60'000, R"("pm2_5":10,"temperature":25)");
+  ingest("e-1", local_10h + 120'000, R"("pm2_5":30)");
+  ingest("e-1", local_10h + 6 * 60'000, R"("pm2_5":20)");
+  {
+    aggregator pass(sql(), aggregate, {std::chrono::hours(1)});
+    const auto folded = pass.fold(2);  // a small limit: two passes needed
+    CHECK(folded.status == SQLITE_OK);
+    CHECK(folded.messages == 2);
+    CHECK_FALSE(folded.caught_up);
+    CHECK(pass.fold(1000).messages == 1);
+    CHECK(pass.fold(1000).messages == 0);  // nothing new: nothing folded again
+  }
+  const auto hour = stats_of(sql(), "e-1", 3600, local_10h, "pm2_5");
+  CHECK(hour.count == 3);
+  CHECK(hour.min == 10);
+  CHECK(hour.max == 30);
+  CHECK(hour.mean == doctest::Approx(20));
+  CHECK(hour.last == 20);
+  CHECK(stats_of(sql(), "e-1", 300, local_10h, "pm2_5").count == 2);
+  CHECK(stats_of(sql(), "e-1", 300, local_10h + 5 * 60'000, "pm2_5").count == 1);
+  CHECK(stats_of(sql(), "e-1", 3600, local_10h, "temperature").count == 1);
+
+  // A new process on the same store starts where the last one stopped.
+  ingest("e-1", local_10h + 7 * 60'000, R"("pm2_5":40)");
+  aggregator after_restart(sql(), aggregate, {std::chrono::hours(1)});
+  CHECK(after_restart.fold(1000).messages == 1);
+  CHECK(stats_of(sql(), "e-1", 3600, local_10h, "pm2_5").count == 4);
+  CHECK(stats_of(sql(), "e-1", 3600, local_10h, "pm2_5").last == 40);
+}
+
+TEST_CASE_FIXTURE(uplink_fixture, "a closed window is queued once; late data re-computes it as a new revision") {
+  aggregator pass(sql(), aggregate, {std::chrono::hours(1)});
+  outbox out(sql(), aggregate);
+  ingest("sl-1", local_10h + 60'000, R"("lamp_on":1,"load_power":40)", "status", "streetlight");
+  ingest("sl-1", local_10h + 30 * 60'000, R"("lamp_on":0,"load_power":0)", "status", "streetlight");
+  REQUIRE(pass.fold(1000).status == SQLITE_OK);
+
+  // Still open (and within close_delay after its end): nothing queued.
+  CHECK(out.feed_aggregates(100, local_10h + hour_ms + 60'000).queued == 0);
+  CHECK(out.feed_aggregates(100, local_10h + hour_ms + 2 * 60'000).queued == 1);
+  CHECK(out.feed_aggregates(100, local_10h + hour_ms + 10 * 60'000).queued == 0);  // unchanged: not again
+
+  ingest("sl-1", local_10h + 45 * 60'000, R"("lamp_on":1,"load_power":40)", "status", "streetlight");  // late
+  REQUIRE(pass.fold(1000).status == SQLITE_OK);
+  CHECK(out.feed_aggregates(100, local_10h + 2 * hour_ms).queued == 1);
+
+  const auto bodies = outbox_bodies(sql(), uplink_stream::aggregates);
+  REQUIRE(bodies.size() == 2);
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string first(bodies[0]), second(bodies[1]);
+  auto a = parser.iterate(first);
+  CHECK(std::int64_t(a["revision"]) == 1);
+  CHECK(std::int64_t(a["start_ms"]) == local_10h);
+  CHECK(std::int64_t(a["metrics"]["lamp_on"]["n"]) == 2);
+  CHECK(double(a["derived"]["lamp_on_hours"]) == doctest::Approx(0.5));
+  auto b = parser.iterate(second);
+  CHECK(std::int64_t(b["revision"]) == 2);
+  CHECK(std::int64_t(b["metrics"]["lamp_on"]["n"]) == 3);
+  CHECK(double(b["completeness"]) == doctest::Approx(3.0 / 60));
+  // The 5-minute windows are local only: uplink.aggregate_periods is 1h here.
+  CHECK(sql().query_int("SELECT count(*) FROM aggregate_windows WHERE period_s = 300") == 0);
+}
+
+TEST_CASE_FIXTURE(uplink_fixture, "events are queued once each, alarms in their own stream, seqs gap-free; acknowledged records leave") {
+  outbox out(sql(), aggregate);
+  ingest("cam-1", local_10h, R"("event":"motion","zone":"gate")", "event", "camera");
+  ingest("cam-1", local_10h + 1000, R"("event":"tamper")", "event", "camera");
+  ingest("cam-1", local_10h + 2000, R"("event":"object","zone":"road","object":{"class":"person","count":2})", "event", "camera");
+  CHECK(out.feed_events(100, local_10h).queued == 3);
+  CHECK(out.feed_events(100, local_10h).queued == 0);
+  CHECK(outbox_bodies(sql(), uplink_stream::alarms).size() == 1);
+  CHECK(outbox_bodies(sql(), uplink_stream::events).size() == 2);
+  CHECK(outbox_bodies(sql(), uplink_stream::alarms)[0].find("\"kind\":\"tamper\"") != std::string::npos);
+
+  auto backlog = out.backlog();
+  CHECK(backlog[static_cast<std::size_t>(uplink_stream::events)].records == 2);
+  CHECK(backlog[static_cast<std::size_t>(uplink_stream::events)].next_seq == 3);
+
+  // In flight records are skipped; newest first when asked.
+  const auto newest = out.peek(uplink_stream::events, true, {}, 10, 1 << 20);
+  REQUIRE(newest.size() == 2);
+  CHECK(newest[0].seq == 2);
+  CHECK(out.peek(uplink_stream::events, false, {1}, 10, 1 << 20).size() == 1);
+  CHECK(out.peek(uplink_stream::events, false, {}, 10, 1).size() == 1);  // over max_bytes: still one
+
+  const std::vector<std::int64_t> acked{1, 2};
+  CHECK(out.acknowledge(uplink_stream::events, acked, 321, local_10h) == SQLITE_OK);
+  CHECK(out.acknowledge(uplink_stream::events, acked, 321, local_10h) == SQLITE_OK);  // a late second PUBACK
+  backlog = out.backlog();
+  CHECK(backlog[static_cast<std::size_t>(uplink_stream::events)].records == 0);
+  CHECK(backlog[static_cast<std::size_t>(uplink_stream::events)].sent == 2);
+  CHECK(out.bytes_sent_in_month(local_10h) == 642);
+  CHECK(month_key(local_10h) == "2026-11");
+
+  // New events continue the sequence: no gap, no reuse.
+  ingest("cam-1", local_10h + 3000, R"("event":"motion")", "event", "camera");
+  CHECK(out.feed_events(100, local_10h).queued == 1);
+  CHECK(out.peek(uplink_stream::events, false, {}, 10, 1 << 20).at(0).seq == 3);
+}
+
+TEST_CASE("an uplink batch survives the wire; a bomb or garbage is refused") {
+  const gateway_settings gw{"gw-1", "prov", "com"};
+  CHECK(uplink_topic(gw, "alarms") == "communegw/v1/prov/com/gw-1/alarms");
+  const std::vector<outbox_record> records{{7, R"({"kind":"tamper"})"}, {8, "{}"}};
+  const auto payload = encode_batch(gw, uplink_stream::alarms, records, 42);
+  const auto decoded = decompress_batch(payload, 1 << 20);
+  REQUIRE(decoded.error.empty());
+  CHECK(decoded.json ==
+        R"({"v":1,"gateway":"gw-1","province":"prov","commune":"com","stream":"alarms","sent_ms":42,"records":[{"seq":7,"kind":"tamper"},{"seq":8}]})");
+  CHECK(decompress_batch(payload, 10).error.find("over the 10 byte limit") != std::string::npos);
+  CHECK(decompress_batch("not zstd at all", 1 << 20).error == "not a zstd frame");
+}
+
+TEST_CASE("the centre stores each record once, keeps the latest aggregate revision and reports gaps") {
+  std::string pattern = (std::filesystem::temp_directory_path() / "communegw-central-XXXXXX").string();
+  REQUIRE(::mkdtemp(pattern.data()));
+  const std::filesystem::path dir = pattern;
+  {
+    central_store centre(dir / "central.db");
+    const gateway_settings gw{"gw-1", "prov", "com"};
+    const auto topic = uplink_topic(gw, "aggregates");
+    auto aggregate = [](std::int64_t seq, int revision, int n) {
+      return outbox_record{seq, fmt::format(R"({{"device":"sl-1","period_s":3600,"start_ms":1000,"revision":{},"metrics":{{"lamp_on":{{"n":{}}}}}}})",
+                                            revision, n)};
+    };
+    const std::vector<outbox_record> first{aggregate(1, 1, 2), aggregate(2, 2, 3)};
+    auto result = centre.ingest(topic, encode_batch(gw, uplink_stream::aggregates, first, 1));
+    CHECK(result.ok);
+    CHECK(result.stored == 2);
+    // The same batch again (a gateway that died before the PUBACK): all duplicates.
+    result = centre.ingest(topic, encode_batch(gw, uplink_stream::aggregates, first, 2));
+    CHECK(result.duplicates == 2);
+    CHECK(result.stored == 0);
+    // An older revision arriving late does not replace the newer one.
+    const std::vector<outbox_record> late{aggregate(4, 1, 99)};
+    CHECK(centre.ingest(topic, encode_batch(gw, uplink_stream::aggregates, late, 3)).stored == 1);
+    auto latest = centre.database().prepare("SELECT revision, body FROM latest_aggregates");
+    REQUIRE(latest.step() == SQLITE_ROW);
+    CHECK(latest.column_int(0) == 2);
+    CHECK(latest.step() == SQLITE_DONE);
+
+    const auto summary = centre.summary();
+    REQUIRE(summary.size() == 1);
+    CHECK(summary[0].records == 3);
+    CHECK(summary[0].max_seq == 4);
+    CHECK(summary[0].gaps == 1);  // seq 3 never arrived
+    CHECK(summary[0].duplicates == 2);
+    CHECK(format_central_summary(summary).find("gw-1") != std::string::npos);
+
+    CHECK_FALSE(centre.ingest("elsewhere/x", "zz").ok);
+    CHECK_FALSE(centre.ingest(topic, "garbage").ok);
+    CHECK(centre.ingest(uplink_topic({"gw-2", "prov", "com"}, "aggregates"),
+                        encode_batch(gw, uplink_stream::aggregates, first, 1)).error == "gateway in payload differs from topic");
+    CHECK(centre.ingest(uplink_topic(gw, "status"), R"({"state":"online"})").ok);
+    CHECK(centre.database().query_int("SELECT sum(count) FROM rejections") == 3);
+  }
+  std::filesystem::remove_all(dir);
+}
