@@ -297,4 +297,19 @@ std::map<std::string, std::int64_t> store_counters(const std::filesystem::path& 
   return out;
 }
 
+void run_or_fail(const std::string& command) {
+  const int status = std::system((command + " >/dev/null 2>&1").c_str());
+  if (status != 0) throw std::runtime_error("command failed: " + command);
+}
+
+void make_pki(const std::filesystem::path& dir, const std::string& name) {
+  const auto d = dir.string() + "/" + name;
+  std::filesystem::create_directories(d);
+  run_or_fail("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + name + "-ca -keyout " + d + "/ca.key -out " + d + "/ca.crt");
+  run_or_fail("openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout " + d + "/server.key -out " + d + "/server.csr");
+  write_file(d + "/san.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  run_or_fail("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.crt -CAkey " + d + "/ca.key -CAcreateserial -days 2 -extfile " +
+              d + "/san.cnf -out " + d + "/server.crt");
+}
+
 }  // namespace communegw::test

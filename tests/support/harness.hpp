@@ -122,4 +122,10 @@ std::map<std::string, std::int64_t> store_counters(const std::filesystem::path& 
 
 std::filesystem::path communegw_binary();
 
+// Runs a shell command; fails the test if it exits non-zero.
+void run_or_fail(const std::string& command);
+// <dir>/<name>/{ca.crt,ca.key,server.crt,server.key}: a CA and a server
+// certificate for 127.0.0.1/localhost signed by it, made with openssl.
+void make_pki(const std::filesystem::path& dir, const std::string& name);
+
 }  // namespace communegw::test

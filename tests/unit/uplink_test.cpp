@@ -132,7 +132,7 @@ TEST_CASE_FIXTURE(uplink_fixture, "aggregates come from the store: each sample c
   CHECK(stats_of(sql(), "e-1", 3600, local_10h, "pm2_5").last == 40);
 }
 
-TEST_CASE_FIXTURE(uplink_fixture, "a closed window is queued once; late data re-computes it as a new revision") {
+TEST_CASE_FIXTURE(uplink_fixture, "a closed window is queued once - late data re-computes it as a new revision") {
   aggregator pass(sql(), aggregate, {std::chrono::hours(1)});
   outbox out(sql(), aggregate);
   ingest("sl-1", local_10h + 60'000, R"("lamp_on":1,"load_power":40)", "status", "streetlight");
@@ -165,7 +165,7 @@ TEST_CASE_FIXTURE(uplink_fixture, "a closed window is queued once; late data re-
   CHECK(sql().query_int("SELECT count(*) FROM aggregate_windows WHERE period_s = 300") == 0);
 }
 
-TEST_CASE_FIXTURE(uplink_fixture, "events are queued once each, alarms in their own stream, seqs gap-free; acknowledged records leave") {
+TEST_CASE_FIXTURE(uplink_fixture, "events are queued once each, alarms in their own stream, seqs gap-free, acknowledged records leave") {
   outbox out(sql(), aggregate);
   ingest("cam-1", local_10h, R"("event":"motion","zone":"gate")", "event", "camera");
   ingest("cam-1", local_10h + 1000, R"("event":"tamper")", "event", "camera");
@@ -202,7 +202,7 @@ TEST_CASE_FIXTURE(uplink_fixture, "events are queued once each, alarms in their 
   CHECK(out.peek(uplink_stream::events, false, {}, 10, 1 << 20).at(0).seq == 3);
 }
 
-TEST_CASE("an uplink batch survives the wire; a bomb or garbage is refused") {
+TEST_CASE("an uplink batch survives the wire - a bomb or garbage is refused") {
   const gateway_settings gw{"gw-1", "prov", "com"};
   CHECK(uplink_topic(gw, "alarms") == "communegw/v1/prov/com/gw-1/alarms");
   const std::vector<outbox_record> records{{7, R"({"kind":"tamper"})"}, {8, "{}"}};
