@@ -2,11 +2,16 @@
 # The Commune Gateway demo, self-contained on one machine:
 #   - installs what it needs (idempotent apt) and builds,
 #   - starts a local mosquitto (the commune broker) on a free loopback port,
-#   - starts `communegw run`,
+#   - starts a "central" mosquitto with TLS (certificates made here with
+#     openssl) and passwords, and the reference receiver `communegw central`,
+#   - starts `communegw run`, with its uplink to the central broker,
 #   - simulates a commune of ~500 devices for about a minute (a simulated day
 #     passes: lamps switch on at dusk, batteries drain, PM2.5 peaks, faults,
 #     camera events, and ~2 % deliberately malformed messages),
-#   - stops everything cleanly and prints what the gateway stored.
+#   - cuts the uplink (stops the central broker) for a third of the run and
+#     restores it: the backlog waits in the gateway's store and drains,
+#   - stops everything cleanly and prints what the gateway stored and what the
+#     centre received (records per stream, gaps, duplicates, bytes).
 # Options via environment: DEMO_SECONDS (default 60), DEMO_RATE (msg/s, default 150),
 # DEMO_KEEP=1 keeps the working directory.
 set -euo pipefail
@@ -32,12 +37,24 @@ cleanup() {
 trap cleanup EXIT
 
 # A free loopback port: bash's /dev/tcp fails to connect where nothing listens.
-port=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-done
-[[ -n "$port" ]] || { echo "no free port found" >&2; exit 1; }
+free_port() {
+  for _ in $(seq 1 50); do
+    candidate=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then echo "$candidate"; return; fi
+  done
+  echo "no free port found" >&2
+  exit 1
+}
+port=$(free_port)
+central_port=$(free_port)
+wait_for_line() {  # file pattern: up to 10 s
+  for _ in $(seq 1 100); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for \"$2\" in $1" >&2
+  return 1
+}
 
 mkdir -m 777 "$work/broker"
 cat > "$work/broker/mosquitto.conf" <<CONF
@@ -51,6 +68,50 @@ CONF
 mosquitto -c "$work/broker/mosquitto.conf" &
 pids+=($!)
 
+echo "== starting the central side: TLS broker on 127.0.0.1:$central_port and communegw central"
+central="$work/central"
+mkdir -p -m 777 "$central" && mkdir -p "$central/pki" && chmod 755 "$central/pki"
+(
+  cd "$central/pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=demo-central-ca -keyout ca.key -out ca.crt
+  openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr
+  echo "subjectAltName=IP:127.0.0.1,DNS:localhost" > san.cnf
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.cnf -out server.crt
+) >/dev/null 2>&1
+chmod 644 "$central/pki/"*
+gw_password=$(openssl rand -hex 16)
+centre_password=$(openssl rand -hex 16)
+mosquitto_passwd -b -c "$central/passwd" gw-demo-01 "$gw_password"
+mosquitto_passwd -b "$central/passwd" centre "$centre_password"
+chmod 644 "$central/passwd"
+(umask 077; echo "$gw_password" > "$work/uplink.pw"; echo "$centre_password" > "$central/centre.pw")
+cat > "$central/mosquitto.conf" <<CONF
+# Demo central broker: TLS with a certificate made above, passwords, persistence
+# (the receiver's session survives a restart, as at a real programme server).
+listener $central_port 127.0.0.1
+allow_anonymous false
+password_file $central/passwd
+cafile $central/pki/ca.crt
+certfile $central/pki/server.crt
+keyfile $central/pki/server.key
+persistence true
+persistence_location $central/
+max_queued_messages 0
+log_dest file $central/mosquitto.log
+CONF
+start_central_broker() {
+  mosquitto -c "$central/mosquitto.conf" &
+  central_broker_pid=$!
+  pids+=($central_broker_pid)
+}
+start_central_broker
+sleep 0.5
+"$gw" central --uri "ssl://127.0.0.1:$central_port" --db "$central/central.db" --ca-file "$central/pki/ca.crt" \
+  --username centre --password-file "$central/centre.pw" > "$central/receiver.log" 2>&1 &
+receiver_pid=$!
+pids+=($receiver_pid)
+wait_for_line "$central/receiver.log" "subscribed"
+
 cat > "$work/communegw.toml" <<CONF
 [gateway]
 id = "gw-demo-01"
@@ -61,6 +122,20 @@ uri = "tcp://127.0.0.1:$port"
 reconnect_min = "200ms"
 [store]
 path = "state/communegw.db"
+[aggregate]
+# One-minute windows so that some close during a one-minute demo (default: 5m and 1h).
+periods = ["1m", "1h"]
+close_delay = "5s"
+[uplink]
+enabled = true
+uri = "ssl://127.0.0.1:$central_port"
+ca_file = "$central/pki/ca.crt"
+username = "gw-demo-01"
+password_file = "uplink.pw"
+aggregate_periods = ["1m"]
+health_interval = "10s"
+reconnect_min = "500ms"
+reconnect_max = "3s"
 [log]
 stats_interval = "15s"
 CONF
@@ -69,15 +144,21 @@ echo "== starting the gateway (log: $work/gateway.log)"
 "$gw" --config "$work/communegw.toml" run > "$work/gateway.log" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
-for _ in $(seq 1 100); do
-  grep -q "subscribed" "$work/gateway.log" 2>/dev/null && break
-  sleep 0.1
-done
+wait_for_line "$work/gateway.log" "mqtt: subscribed"
 
 echo "== simulating xa-demo for ${seconds}s: 400 streetlights, 80 environment stations, 20 cameras, ${rate} msg/s"
 "$sim" --broker "tcp://127.0.0.1:$port" --commune xa-demo --streetlights 400 --env-stations 80 --cameras 20 \
   --duration "$seconds" --rate "$rate" --malformed-ratio 0.02 --time-scale 1440 --seed 2026 \
-  --summary-json "$work/sim-summary.json"
+  --summary-json "$work/sim-summary.json" &
+sim_pid=$!
+outage=$((seconds / 3))
+sleep "$outage"
+echo "== cutting the uplink: central broker down for ${outage}s (the gateway keeps ingesting; the backlog waits in its store)"
+kill -TERM "$central_broker_pid"; wait "$central_broker_pid" 2>/dev/null || true
+sleep "$outage"
+echo "== uplink restored: $(sqlite3 -readonly "$work/state/communegw.db" "SELECT count(*) FROM outbox") records waiting in the outbox"
+start_central_broker
+wait "$sim_pid"
 
 # Let the gateway drain what the broker still holds, then stop it the way systemd would.
 db="$work/state/communegw.db"
@@ -88,8 +169,15 @@ for _ in $(seq 1 50); do
   last=$now
   sleep 0.5
 done
+# And let the uplink drain its backlog to the centre.
+for _ in $(seq 1 60); do
+  [[ $(sqlite3 -readonly "$db" "SELECT count(*) FROM outbox" 2>/dev/null || echo 1) == 0 ]] && break
+  sleep 0.5
+done
 kill -TERM "$gw_pid"
 wait "$gw_pid" && echo "== gateway stopped cleanly (exit 0)"
+sleep 1
+kill -TERM "$receiver_pid"; wait "$receiver_pid" 2>/dev/null || true
 
 q() { sqlite3 -readonly -column -header "$db" "$@"; }
 echo
@@ -122,6 +210,20 @@ for kind in streetlight environment; do
 done
 echo "-- store"
 ls -l "$work/state" | awk 'NR > 1 { printf "%-28s %10d bytes\n", $9, $5 }'
+echo
+echo "================ at the centre ================"
+echo "-- records per stream (gaps must be 0; duplicates are batches resent after the outage, dropped by seq)"
+"$gw" central --db "$central/central.db" --summary
+echo
+echo "-- upstream bytes vs forwarding every raw message (as a Mosquitto bridge would)"
+raw_bytes=$(sqlite3 :memory: "SELECT json_extract(CAST(readfile('$work/sim-summary.json') AS TEXT), '\$.payload_bytes')")
+sent_bytes=$(sqlite3 -readonly "$central/central.db" "SELECT coalesce(sum(wire_bytes), 0) FROM stream_stats")
+echo "raw payload bytes published: $raw_bytes; uplink bytes received (zstd batches, incl. duplicates): $sent_bytes" \
+  "(ratio 1/$(( raw_bytes / (sent_bytes > 0 ? sent_bytes : 1) )))"
+echo "(a one-minute demo with 1-minute windows; with the default hourly windows the ratio is far larger)"
+echo
+echo "-- latest aggregate of one streetlight at the centre"
+sqlite3 -readonly "$central/central.db" "SELECT body FROM latest_aggregates WHERE body LIKE '%streetlight%' ORDER BY start_ms DESC LIMIT 1"
 echo
 echo "-- communegw check"
 "$gw" --config "$work/communegw.toml" check || true
