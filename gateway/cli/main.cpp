@@ -33,8 +33,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
 
   std::string describe_what;
-  auto* describe_cmd = app.add_subcommand("describe", "Print generated reference: config (example file), metrics, drivers");
-  describe_cmd->add_option("what", describe_what, "config | metrics | drivers")->required();
+  auto* describe_cmd = app.add_subcommand("describe", "Print generated reference: config (example file), metrics, drivers, broker-acl");
+  describe_cmd->add_option("what", describe_what, "config | metrics | drivers | broker-acl")->required();
 
   CLI11_PARSE(app, argc, argv);
 
