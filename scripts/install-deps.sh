@@ -19,6 +19,7 @@ packages=(
   libsimdjson-dev
   mosquitto mosquitto-clients
   util-linux e2fsprogs
+  systemd dpkg-dev
   clang libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then

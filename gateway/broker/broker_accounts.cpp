@@ -12,19 +12,28 @@ namespace {
 // commands on their own prefix get readwrite there; nothing else is readable.
 const std::vector<broker_account>& accounts() {
   static const std::vector<broker_account> table = {
-      {"streetlight", "native-format streetlight controllers", "bộ điều khiển đèn đường (định dạng gốc)",
+      {"streetlight",
+       "native-format streetlight controllers",
+       "bộ điều khiển đèn đường (định dạng gốc)",
        {"topic write commune/+/streetlight/#"}},
-      {"env", "native-format environment stations", "trạm quan trắc môi trường (định dạng gốc)",
+      {"env",
+       "native-format environment stations",
+       "trạm quan trắc môi trường (định dạng gốc)",
        {"topic write commune/+/env/#"}},
       {"camera", "native-format cameras", "camera (định dạng gốc)", {"topic write commune/+/camera/#"}},
       {"zigbee2mqtt", "the Zigbee2MQTT bridge", "cầu nối Zigbee2MQTT", {"topic readwrite zigbee2mqtt/#"}},
-      {"tasmota", "Tasmota devices", "thiết bị Tasmota",
+      {"tasmota",
+       "Tasmota devices",
+       "thiết bị Tasmota",
        {"topic write tele/#", "topic write stat/#", "topic read cmnd/#"}},
-      {"esphome", "ESPHome devices", "thiết bị ESPHome",
-       {"topic readwrite esphome/#", "topic write homeassistant/#"}},
-      {"chirpstack", "the ChirpStack LoRaWAN server", "máy chủ LoRaWAN ChirpStack",
+      {"esphome", "ESPHome devices", "thiết bị ESPHome", {"topic readwrite esphome/#", "topic write homeassistant/#"}},
+      {"chirpstack",
+       "the ChirpStack LoRaWAN server",
+       "máy chủ LoRaWAN ChirpStack",
        {"topic readwrite application/#", "topic readwrite +/gateway/#"}},
-      {"epever", "the EPEver solar controller bridge", "cầu nối bộ điều khiển năng lượng mặt trời EPEver",
+      {"epever",
+       "the EPEver solar controller bridge",
+       "cầu nối bộ điều khiển năng lượng mặt trời EPEver",
        {"topic readwrite epever/#"}},
       {"frigate", "the Frigate camera NVR", "hệ thống camera Frigate", {"topic readwrite frigate/#"}},
   };
@@ -34,12 +43,16 @@ const std::vector<broker_account>& accounts() {
 }  // namespace
 
 const broker_account& gateway_broker_account() {
-  static const broker_account gateway{"communegw", "the gateway: reads every topic, publishes nothing",
-                                      "gateway: đọc mọi chủ đề, không gửi gì", {"topic read #"}};
+  static const broker_account gateway{"communegw",
+                                      "the gateway: reads every topic, publishes nothing",
+                                      "gateway: đọc mọi chủ đề, không gửi gì",
+                                      {"topic read #"}};
   return gateway;
 }
 
-std::span<const broker_account> device_broker_accounts() { return accounts(); }
+std::span<const broker_account> device_broker_accounts() {
+  return accounts();
+}
 
 const broker_account* find_device_broker_account(std::string_view user) {
   const auto& table = accounts();

@@ -17,8 +17,8 @@
 namespace communegw {
 
 struct broker_account {
-  std::string_view user;      // mosquitto username; also the name `init --classes` takes
-  std::string_view summary;   // English, one line
+  std::string_view user;     // mosquitto username; also the name `init --classes` takes
+  std::string_view summary;  // English, one line
   std::string_view summary_vi;
   std::vector<std::string_view> acl;  // mosquitto ACL lines: "topic write commune/+/streetlight/#"
 };

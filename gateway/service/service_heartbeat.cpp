@@ -44,7 +44,9 @@ service_heartbeat::service_heartbeat(boost::asio::io_context& io, systemd_notifi
   });
 }
 
-service_heartbeat::~service_heartbeat() { stopping(); }
+service_heartbeat::~service_heartbeat() {
+  stopping();
+}
 
 void service_heartbeat::ready(const std::string& status) {
   if (stopped_) return;
@@ -87,9 +89,10 @@ void service_heartbeat::tick() {
   } else {
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(stall_.stalled_for(now)).count();
     if (pinging_) {
-      spdlog::critical("systemd: the store writer has finished nothing for {} s with {} messages waiting; "
-                       "stopping watchdog pings so systemd restarts the gateway (the broker keeps the messages)",
-                       seconds, sample.waiting);
+      spdlog::critical(
+          "systemd: the store writer has finished nothing for {} s with {} messages waiting; "
+          "stopping watchdog pings so systemd restarts the gateway (the broker keeps the messages)",
+          seconds, sample.waiting);
     }
     pinging_ = false;
     report("STATUS", notifier_.status(fmt::format("STUCK: store writer idle {} s with {} waiting | {}", seconds,
@@ -110,14 +113,14 @@ service_heartbeat::probe ingest_probe(const ingest_queue& queue, const store_wri
   return [&queue, &writer, &subscriber] {
     const auto& out = writer.stats();
     ingest_progress progress;
-    progress.attempts = out.commits.load(std::memory_order_relaxed) + out.write_failures.load(std::memory_order_relaxed);
+    progress.attempts =
+        out.commits.load(std::memory_order_relaxed) + out.write_failures.load(std::memory_order_relaxed);
     progress.waiting = queue.uncommitted();
     progress.closed = queue.is_closed();
-    progress.status = fmt::format("stored {} duplicates {} | waiting {} | mqtt {} | store {}",
-                                  out.stored.load(std::memory_order_relaxed),
-                                  out.duplicates.load(std::memory_order_relaxed), progress.waiting,
-                                  subscriber.stats().connected ? "connected" : "disconnected",
-                                  out.store_writable ? "ok" : "NOT WRITABLE");
+    progress.status = fmt::format(
+        "stored {} duplicates {} | waiting {} | mqtt {} | store {}", out.stored.load(std::memory_order_relaxed),
+        out.duplicates.load(std::memory_order_relaxed), progress.waiting,
+        subscriber.stats().connected ? "connected" : "disconnected", out.store_writable ? "ok" : "NOT WRITABLE");
     return progress;
   };
 }

@@ -104,7 +104,9 @@ std::error_code systemd_notifier::ready(std::string_view status) const {
   return notify("READY=1\nSTATUS=" + one_line(status));
 }
 
-std::error_code systemd_notifier::status(std::string_view status) const { return notify("STATUS=" + one_line(status)); }
+std::error_code systemd_notifier::status(std::string_view status) const {
+  return notify("STATUS=" + one_line(status));
+}
 
 std::error_code systemd_notifier::watchdog_ping() const {
   if (watchdog_.count() == 0) return {};

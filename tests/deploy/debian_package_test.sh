@@ -63,7 +63,7 @@ if command -v lintian >/dev/null; then
   #  changelog-file-missing-in-native-package: idem;
   #  unknown-*-license / copyright-*: the project has not chosen its licence yet;
   #  maintainer-address-*: placeholder address until the project has a list.
-  lintian --no-tag-display-limit \
+  lintian --tag-display-limit 0 \
     --suppress-tags debian-changelog-file-missing-or-wrong-name,no-changelog,changelog-file-missing-in-native-package,maintainer-address-malformed,maintainer-address-is-on-localhost,copyright-without-copyright-notice \
     "$deb" | tee "$work/lintian.txt" || true
   if grep -q '^E:' "$work/lintian.txt"; then fail "lintian errors"; fi

@@ -3,8 +3,8 @@
 // the file paths and the LAN interface (lo instead of eth0) are substituted.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 
 #include <mqtt/async_client.h>
@@ -83,7 +83,9 @@ class client {
 
 }  // namespace
 
-TEST_CASE("the shipped broker config: no anonymous access, devices publish only under their own class, the gateway reads everything") {
+TEST_CASE(
+    "the shipped broker config: no anonymous access, devices publish only under their own class, the gateway reads "
+    "everything") {
   temp_dir dir;
   const auto passwd = (dir / "communegw.passwd").string();
   run_or_fail("mosquitto_passwd -b -c " + passwd + " communegw gw-Secret-1");
@@ -97,7 +99,8 @@ TEST_CASE("the shipped broker config: no anonymous access, devices publish only 
   mosquitto_broker broker(dir / "broker", [&](int port) {
     std::string shipped = read_file(COMMUNEGW_SOURCE_DIR "/deploy/mosquitto/communegw.conf");
     substitute(shipped, "listener 1883 127.0.0.1\n", "listener " + std::to_string(port) + " 127.0.0.1\n");
-    substitute(shipped, "listener 1883\nbind_interface eth0\n", "listener " + std::to_string(lan_port) + "\nbind_interface lo\n");
+    substitute(shipped, "listener 1883\nbind_interface eth0\n",
+               "listener " + std::to_string(lan_port) + "\nbind_interface lo\n");
     substitute(shipped, "/etc/mosquitto/conf.d/communegw.passwd", passwd);
     substitute(shipped, "/etc/mosquitto/conf.d/communegw.acl", (dir / "communegw.acl").string());
     // What Debian's /etc/mosquitto/mosquitto.conf sets before including conf.d/.
@@ -117,7 +120,8 @@ TEST_CASE("the shipped broker config: no anonymous access, devices publish only 
     CHECK_FALSE(unknown.connect("intruder", "sl-Secret-2").empty());
   }
 
-  SUBCASE("a device cannot publish under another class; the gateway receives everything allowed and can publish nothing") {
+  SUBCASE(
+      "a device cannot publish under another class; the gateway receives everything allowed and can publish nothing") {
     client gateway(local, "communegw-gw-test");
     REQUIRE(gateway.connect("communegw", "gw-Secret-1") == "");
     gateway.subscribe("#");
@@ -129,7 +133,8 @@ TEST_CASE("the shipped broker config: no anonymous access, devices publish only 
     // Each denied publish on a connection of its own (the broker closes it),
     // then an allowed marker published after the broker handled the denied
     // one: once the marker is in, the denied message is gone for good.
-    for (const std::string topic : {"commune/c1/env/fake-env/telemetry", "zigbee2mqtt/fake-sensor", "tele/fake/SENSOR"}) {
+    for (const std::string topic :
+         {"commune/c1/env/fake-env/telemetry", "zigbee2mqtt/fake-sensor", "tele/fake/SENSOR"}) {
       client intruder(lan, "lamp-2");
       REQUIRE(intruder.connect("streetlight", "sl-Secret-2") == "");
       intruder.publish(topic);
@@ -142,7 +147,8 @@ TEST_CASE("the shipped broker config: no anonymous access, devices publish only 
 
     REQUIRE(station.publish("commune/c1/env/e-1/telemetry"));
     REQUIRE(station.publish("commune/c2/env/e-9/event"));
-    CHECK(wait_for([&] { return gateway.saw("commune/c1/env/e-1/telemetry") && gateway.saw("commune/c2/env/e-9/event"); }, 5s));
+    CHECK(wait_for(
+        [&] { return gateway.saw("commune/c1/env/e-1/telemetry") && gateway.saw("commune/c2/env/e-9/event"); }, 5s));
 
     // The gateway's login publishes nothing to devices.
     client device_listener(local, "listener");

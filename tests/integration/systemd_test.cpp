@@ -42,6 +42,7 @@ TEST_CASE("run under systemd: READY=1 after start, watchdog pings from the event
   REQUIRE(status.has_value());
   CHECK(*status == 0);
   count_starting("");
-  CHECK(std::count_if(seen.begin(), seen.end(), [](const std::string& d) { return d.starts_with("STOPPING=1\n"); }) == 1);
+  CHECK(std::count_if(seen.begin(), seen.end(), [](const std::string& d) { return d.starts_with("STOPPING=1\n"); }) ==
+        1);
   CHECK(seen.back().starts_with("STOPPING=1\n"));
 }

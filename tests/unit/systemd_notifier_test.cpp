@@ -31,12 +31,16 @@ class scoped_env {
  public:
   scoped_env(const char* name, const char* value) : name_(name) {
     if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value, 1);
-    else ::unsetenv(name);
+    if (value)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
   }
   ~scoped_env() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
   }
   scoped_env(const scoped_env&) = delete;
   scoped_env& operator=(const scoped_env&) = delete;
@@ -57,8 +61,8 @@ TEST_CASE("systemd_notifier sends one datagram per state change to a path socket
   CHECK_FALSE(notifier.watchdog_ping());
   CHECK_FALSE(notifier.status("busy"));
   CHECK_FALSE(notifier.stopping("bye"));
-  CHECK(manager.drain() ==
-        std::vector<std::string>{"READY=1\nSTATUS=line one line two", "WATCHDOG=1", "STATUS=busy", "STOPPING=1\nSTATUS=bye"});
+  CHECK(manager.drain() == std::vector<std::string>{"READY=1\nSTATUS=line one line two", "WATCHDOG=1", "STATUS=busy",
+                                                    "STOPPING=1\nSTATUS=bye"});
 }
 
 TEST_CASE("systemd_notifier reaches an abstract socket named with '@'") {
@@ -124,19 +128,21 @@ TEST_CASE("stall_detector: idle is healthy, any finished attempt is progress, a 
   const std::chrono::steady_clock::time_point t0{};
   stall_detector detector(10s);
   CHECK(detector.healthy(t0, 5, 0));
-  CHECK(detector.healthy(t0 + 60s, 5, 0));         // idle for a minute: fine
+  CHECK(detector.healthy(t0 + 60s, 5, 0));  // idle for a minute: fine
   // A backlog appears. Its start is known only to the sampling interval, so
   // the stall is counted from the last sample that saw nothing waiting (60 s).
   CHECK(detector.healthy(t0 + 65s, 5, 3));
-  CHECK(detector.healthy(t0 + 70s, 5, 3));         // within the limit
-  CHECK_FALSE(detector.healthy(t0 + 71s, 5, 3));   // 11 s without an attempt
+  CHECK(detector.healthy(t0 + 70s, 5, 3));        // within the limit
+  CHECK_FALSE(detector.healthy(t0 + 71s, 5, 3));  // 11 s without an attempt
   CHECK(detector.stalled_for(t0 + 76s) == 16s);
-  CHECK(detector.healthy(t0 + 77s, 6, 3));         // a failed write counts: the writer is alive
+  CHECK(detector.healthy(t0 + 77s, 6, 3));  // a failed write counts: the writer is alive
   CHECK_FALSE(detector.healthy(t0 + 88s, 6, 1));
-  CHECK(detector.healthy(t0 + 89s, 6, 0));         // backlog drained
+  CHECK(detector.healthy(t0 + 89s, 6, 0));  // backlog drained
 }
 
-TEST_CASE("service_heartbeat: READY, pings at half the interval, stops pinging on a stall, resumes, STOPPING when ingest closes") {
+TEST_CASE(
+    "service_heartbeat: READY, pings at half the interval, stops pinging on a stall, resumes, STOPPING when ingest "
+    "closes") {
   notify_listener manager(false);
   boost::asio::io_context io;
   // Only touched on the io thread (this thread, inside run_for).
