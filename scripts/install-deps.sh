@@ -20,6 +20,7 @@ packages=(
   libzstd-dev
   mosquitto mosquitto-clients
   util-linux e2fsprogs
+  systemd dpkg-dev
   clang libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then

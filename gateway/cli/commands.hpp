@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gateway/config/config.hpp"
 
@@ -41,6 +42,26 @@ struct central_options {
 // `communegw central`: the reference centre-side receiver of the uplink
 // (subscribes, stores each record once, detects gaps), or its summary.
 int run_central(const central_options& options);
+
+struct init_options {
+  std::string config_path;  // the global --config: where the gateway config goes
+  std::string gateway_id;
+  std::string province;
+  std::string commune;
+  std::string central_url;       // central programme server (recorded for the uplink)
+  std::string central_username;
+  std::string central_password;
+  std::vector<std::string> classes;  // broker accounts to create; empty: ask, or streetlight,env,camera
+  std::string lan_interface = "eth0";
+  std::string broker_dir = "/etc/mosquitto/conf.d";
+  std::string lang;  // vi | en | empty: from $LANG
+  bool force = false;
+};
+
+// `communegw init`: writes the config and the broker's password file, ACL and
+// snippet, prints the generated passwords once, then runs `check`.
+// Exit status: 0 written, 2 refused or invalid input (nothing written).
+int init_gateway(init_options options);
 
 // `communegw describe config|metrics|drivers`: the generated reference texts.
 int describe(const std::string& what);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "drivers/registry.hpp"
+#include "gateway/broker/broker_accounts.hpp"
 #include "gateway/cli/commands.hpp"
 #include "gateway/model/metric_catalogue.hpp"
 
@@ -20,8 +21,10 @@ int describe(const std::string& what) {
       std::cout << fmt::format("{:<10} {}{}\n           topics: {}\n", driver.name, driver.summary,
                                driver.enabled_by_default ? "" : " (off by default)", fmt::join(driver.default_topics, ", "));
     }
+  } else if (what == "broker-acl") {
+    std::cout << broker_acl(all_device_broker_users());
   } else {
-    std::cerr << "describe: expected config, metrics or drivers\n";
+    std::cerr << "describe: expected config, metrics, drivers or broker-acl\n";
     return 2;
   }
   return 0;

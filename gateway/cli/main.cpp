@@ -34,8 +34,27 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
 
   std::string describe_what;
-  auto* describe_cmd = app.add_subcommand("describe", "Print generated reference: config (example file), metrics, drivers");
-  describe_cmd->add_option("what", describe_what, "config | metrics | drivers")->required();
+  auto* describe_cmd = app.add_subcommand("describe", "Print generated reference: config (example file), metrics, drivers, broker-acl");
+  describe_cmd->add_option("what", describe_what, "config | metrics | drivers | broker-acl")->required();
+
+  init_options init;
+  auto* init_cmd = app.add_subcommand("init", "Set up this gateway: write the config (at --config) and the broker's users, "
+                                              "passwords and ACL; prompts for what is missing when run in a terminal");
+  init_cmd->add_option("--gateway-id", init.gateway_id, "This gateway's id (letters, digits, - and _)");
+  init_cmd->add_option("--province", init.province, "Province id");
+  init_cmd->add_option("--commune", init.commune, "Commune id");
+  init_cmd->add_option("--classes", init.classes, "Device classes / bridges that get a broker user (comma-separated)")
+      ->delimiter(',');
+  init_cmd->add_option("--central-url", init.central_url, "Central programme server address");
+  init_cmd->add_option("--central-user", init.central_username, "Central programme server username");
+  init_cmd->add_option("--central-password", init.central_password, "Central programme server password");
+  init_cmd->add_option("--lan-interface", init.lan_interface, "Network interface the devices reach the broker on")
+      ->capture_default_str();
+  init_cmd->add_option("--broker-dir", init.broker_dir, "Where the broker snippet, password file and ACL go")
+      ->capture_default_str();
+  init_cmd->add_option("--lang", init.lang, "Language of the messages: vi | en (default: from LANG)")
+      ->check(CLI::IsMember({"vi", "en"}));
+  init_cmd->add_flag("--force", init.force, "Replace existing files (new passwords: every device must be updated)");
 
   central_options central;
   std::string central_password_file;
@@ -66,6 +85,10 @@ int main(int argc, char** argv) {
       std::cerr << "central: " << error.what() << '\n';
       return 1;
     }
+  }
+  if (*init_cmd) {
+    init.config_path = config_path;
+    return init_gateway(init);
   }
   try {
     const config cfg = load_config(config_path);

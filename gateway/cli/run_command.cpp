@@ -15,6 +15,7 @@
 #include "gateway/ingest/ingest_queue.hpp"
 #include "gateway/log/logging.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
+#include "gateway/service/service_heartbeat.hpp"
 #include "gateway/store/store_writer.hpp"
 #include "gateway/uplink/uplink_service.hpp"
 
@@ -105,6 +106,9 @@ int run_gateway(const config& cfg) {
   });
 
   subscriber.start();
+  // systemd: READY=1 now, watchdog pings while the writer makes progress, STOPPING=1 on SIGTERM.
+  service_heartbeat heartbeat(io, systemd_notifier::from_environment(), ingest_probe(queue, writer, subscriber));
+  heartbeat.ready(fmt::format("ingesting from {} into {}", cfg.mqtt.uri, cfg.store.path.string()));
   schedule_stats();
   io.run();
 

@@ -95,6 +95,10 @@ child_process::child_process(const std::vector<std::string>& argv, const std::fi
   args.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ == 0) {
+    // No terminal on stdin: commands that prompt when interactive (init) must
+    // not wait for a person when a developer runs the tests from a shell.
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(null_fd, 0);
     const int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
