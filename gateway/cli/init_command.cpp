@@ -236,19 +236,20 @@ int init_gateway(init_options options) {
     set_key(config_text, "gateway", "commune", toml_string(options.commune));
     set_key(config_text, "mqtt", "username", toml_string(std::string(gateway_broker_account().user)));
     if (!options.central_url.empty()) {
-      // The uplink settings (issue 5) are not in the option table yet; until
-      // they are, the central server is recorded as a comment for them.
-      config_text += fmt::format(
-          "\n# Central programme server, recorded by `communegw init` for the uplink:\n"
-          "# url = {}\n# username = {}\n# password_file = {}\n",
-          toml_string(options.central_url), toml_string(options.central_username),
-          toml_string(central_password_path.string()));
+      set_key(config_text, "uplink", "enabled", "true");
+      set_key(config_text, "uplink", "uri", toml_string(options.central_url));
+      if (!options.central_username.empty()) {
+        set_key(config_text, "uplink", "username", toml_string(options.central_username));
+      }
     }
     // Same validation as start-up: a bad identifier is reported as file:line: key: message.
     // (Before password_file is set: start-up also checks that file is readable,
     // and it is written only below.)
     (void)parse_config(config_text, config_path);
     set_key(config_text, "mqtt", "password_file", toml_string(gateway_password_path.string()));
+    if (!options.central_url.empty() && !options.central_password.empty()) {
+      set_key(config_text, "uplink", "password_file", toml_string(central_password_path.string()));
+    }
 
     std::string broker_text(shipped_broker_config);
     replace_once(broker_text, "bind_interface eth0\n", fmt::format("bind_interface {}\n", options.lan_interface));

@@ -57,7 +57,8 @@ TEST_CASE("init writes a config and broker files that a real mosquitto and `comm
   std::filesystem::create_directories(dir / "etc");
   std::filesystem::create_directories(dir / "broker-conf");
   auto args = identity;
-  args.insert(args.end(), {"--classes", "streetlight,env"});
+  args.insert(args.end(), {"--classes", "streetlight,env", "--central-url", "ssl://central.example.vn:8883",
+                           "--central-user", "gw-xa-01", "--central-password", "c3ntral-pw"});
   const auto result = run_communegw(init_args(dir, args), dir.path());
   INFO(result.output);
   REQUIRE(result.status == 0);
@@ -82,6 +83,13 @@ TEST_CASE("init writes a config and broker files that a real mosquitto and `comm
   const auto config = read_file(dir / "etc" / "communegw.toml");
   CHECK(config.find("id = \"gw-xa-01\"") != std::string::npos);
   CHECK(config.find("username = \"communegw\"") != std::string::npos);
+  // The uplink is configured and its password kept in a file of its own.
+  CHECK(config.find("[uplink]\n") != std::string::npos);
+  CHECK(config.find("enabled = true") != std::string::npos);
+  CHECK(config.find("uri = \"ssl://central.example.vn:8883\"") != std::string::npos);
+  CHECK(config.find("username = \"gw-xa-01\"") != std::string::npos);
+  CHECK(read_file(dir / "etc" / "central.password") == "c3ntral-pw\n");
+  CHECK(mode_of(dir / "etc" / "central.password") == 0600);
   CHECK(result.output.find("config  " + (dir / "etc" / "communegw.toml").string()) != std::string::npos);  // check ran
 
   // The generated broker files, run by mosquitto (ports and the persistence
