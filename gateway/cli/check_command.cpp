@@ -60,6 +60,51 @@ void check_store(const config& cfg, check_report& report) {
   }
 }
 
+// The central broker, and what waits for it in the outbox.
+void check_uplink(const config& cfg, check_report& report) {
+  if (!cfg.uplink.enabled) {
+    report.line(verdict::ok, "uplink", "disabled (uplink.enabled = false): aggregates stay local");
+    return;
+  }
+  const auto problem = probe_broker(cfg.uplink.broker);
+  if (problem.empty()) report.line(verdict::ok, "uplink", fmt::format("{} reachable", cfg.uplink.broker.uri));
+  else report.line(verdict::fail, "uplink", fmt::format("{}: {}", cfg.uplink.broker.uri, problem));
+
+  std::error_code ec;
+  if (!std::filesystem::exists(cfg.store.path, ec)) return;
+  try {
+    sqlite::database db(cfg.store.path, SQLITE_OPEN_READONLY);
+    if (db.query_int("PRAGMA user_version") < 3) return;  // no outbox before schema v3
+    auto backlog = db.prepare("SELECT count(*), coalesce(sum(length(body)), 0), min(created_ms) FROM outbox");
+    backlog.step();
+    const auto records = backlog.column_int(0);
+    const auto bytes = static_cast<std::uint64_t>(backlog.column_int(1));
+    std::string text = fmt::format("backlog {} records ({} before compression)", records, format_size(bytes));
+    if (!backlog.column_is_null(2)) {
+      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+      const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - backlog.column_int(2)));
+      text += fmt::format(", oldest queued {} ago", format_duration(std::chrono::duration_cast<std::chrono::seconds>(age)));
+      if (cfg.uplink.max_rate != 0) {
+        // Uncompressed bytes at the configured rate: an upper bound.
+        text += fmt::format(", drains in at most {} at uplink.max_rate",
+                            format_duration(std::chrono::seconds(bytes / cfg.uplink.max_rate + 1)));
+      }
+    }
+    auto month = db.prepare("SELECT coalesce(sum(bytes), 0) FROM uplink_usage WHERE month = strftime('%Y-%m', 'now')");
+    month.step();
+    const auto month_bytes = static_cast<std::uint64_t>(month.column_int(0));
+    text += fmt::format("; sent this month {}", format_size(month_bytes));
+    const bool over_budget = cfg.uplink.monthly_budget != 0 && month_bytes >= cfg.uplink.monthly_budget;
+    if (cfg.uplink.monthly_budget != 0) {
+      text += fmt::format(" of {} budget{}", format_size(cfg.uplink.monthly_budget), over_budget ? " (spent: only alarms go)" : "");
+    }
+    report.line(over_budget ? verdict::warn : verdict::ok, "uplink", text);
+  } catch (const sqlite::error& error) {
+    report.line(verdict::fail, "uplink", fmt::format("reading the outbox: {}", error.what()));
+  }
+}
+
 void check_disk(const config& cfg, check_report& report) {
   const auto dir = cfg.store.path.has_parent_path() ? cfg.store.path.parent_path() : std::filesystem::path(".");
   struct statvfs info {};
@@ -104,6 +149,7 @@ int check_gateway(const config& cfg) {
     report.line(verdict::fail, "broker", fmt::format("{}: {}", cfg.mqtt.uri, broker_problem));
   }
   check_store(cfg, report);
+  check_uplink(cfg, report);
   check_disk(cfg, report);
   check_clock(cfg, report);
   return static_cast<int>(report.worst);

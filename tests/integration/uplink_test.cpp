@@ -170,4 +170,11 @@ TEST_CASE("uplink: a central broker with an untrusted certificate is refused and
   CHECK(gateway.log().find("TLS handshake failed") != std::string::npos);
   REQUIRE(wait_for([&] { return store_count(store, "SELECT count(*) FROM outbox WHERE stream = 0") == 1; }, 30s));
   CHECK(centre.records("alarms") <= 0);
+
+  // `check` says the same, and shows what waits.
+  const auto check = run_communegw({"--config", gateway.config_path().string(), "check"}, dir.path());
+  CHECK(check.status == 2);
+  CHECK(check.output.find("fail  uplink  " + centre.uri() + ": connection failed") != std::string::npos);
+  CHECK(check.output.find("backlog ") != std::string::npos);
+  CHECK(check.output.find("oldest queued") != std::string::npos);
 }
