@@ -85,10 +85,15 @@ fold_result aggregator::fold(std::int64_t limit) {
   if (to_message <= from_message && to_event <= from_event) return result;
 
   std::map<key, stats> folded;
+  const auto horizon_ms = cursors_.get(horizon_cursor);
   auto fold_sample = [&](std::int64_t device, std::int64_t t_ms, bool trusted, std::string_view metric, double value) {
     for (const auto period : settings_.periods) {
-      const key k{device, period.count() / 1000, window_start_ms(t_ms, period, settings_.utc_offset), std::string(metric)};
-      folded[k].add(value, t_ms, trusted);
+      const auto start = window_start_ms(t_ms, period, settings_.utc_offset);
+      if (start + period.count() <= horizon_ms) {
+        ++result.too_late;
+        continue;
+      }
+      folded[key{device, period.count() / 1000, start, std::string(metric)}].add(value, t_ms, trusted);
       ++result.samples;
     }
   };
@@ -150,6 +155,9 @@ fold_result aggregator::fold(std::int64_t limit) {
   }
   if ((rc = cursors_.set(messages_cursor, to_message)) != SQLITE_DONE) return {rc};
   if ((rc = cursors_.set(events_cursor, to_event)) != SQLITE_DONE) return {rc};
+  if (result.too_late != 0 && (rc = cursors_.add("aggregate.too_late", static_cast<std::int64_t>(result.too_late))) != SQLITE_DONE) {
+    return {rc};
+  }
   if ((rc = txn.commit()) != SQLITE_OK) return {rc};
   return result;
 }

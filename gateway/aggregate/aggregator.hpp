@@ -33,6 +33,7 @@ struct fold_result {
   std::size_t events = 0;
   std::size_t samples = 0;   // readings and events folded, per period
   bool caught_up = true;     // nothing newer was left for the next pass
+  std::size_t too_late = 0;  // samples for windows the store has already shed (before the horizon)
 };
 
 class aggregator {
@@ -48,6 +49,10 @@ class aggregator {
 
   static constexpr std::string_view messages_cursor = "aggregate.messages";
   static constexpr std::string_view events_cursor = "aggregate.events";
+  // Windows ending at or before this time were shed by the store to save
+  // space; samples for them are counted, not folded, so a window is never
+  // re-sent with only part of its samples.
+  static constexpr std::string_view horizon_cursor = "aggregate.horizon_ms";
 
  private:
   struct key {

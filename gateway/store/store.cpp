@@ -482,23 +482,94 @@ store_usage store::usage() {
   return out;
 }
 
-std::uint64_t store::delete_oldest(std::string_view what, std::uint64_t rows) {
-  std::string sql;
-  if (what == "quarantine") sql = "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?)";
-  else if (what == "messages") sql = "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)";
-  else if (what == "events") sql = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity < 2 ORDER BY severity, id LIMIT ?)";
-  else sql = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity >= 2 ORDER BY id LIMIT ?)";
+// What the store gives up when over quota or below the disk floor, in this
+// order: what is least valuable or already safe elsewhere first, alarms not
+// yet sent to the centre last. "Aggregated" messages are those the aggregator
+// has folded (its cursor); "sent" events are those the uplink has queued.
+// Each step deletes the oldest rows first. docs/storage.md explains the order.
+struct shed_step {
+  std::string_view counter;
+  const char* sql;  // ?1: how many rows at most
+  // Sent aggregate windows: `sql` moves the aggregator's horizon past the
+  // oldest ?1 windows; everything before the horizon is then deleted.
+  bool moves_aggregate_horizon = false;
+};
+
+namespace {
+
+constexpr const char* aggregated_up_to = "(SELECT coalesce((SELECT value FROM cursors WHERE name = 'aggregate.messages'), 0))";
+constexpr const char* events_queued_up_to = "(SELECT coalesce((SELECT value FROM cursors WHERE name = 'uplink.events'), 0))";
+
+std::vector<shed_step> shed_steps() {
+  using std::string;
+  static const string aggregated_messages =
+      string("DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ") + aggregated_up_to +
+      " ORDER BY id LIMIT ?1)";
+  static const string queued_events = string("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity < 2 AND id <= ") +
+                                      events_queued_up_to + " ORDER BY id LIMIT ?1)";
+  static const string queued_alarms = string("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity >= 2 AND id <= ") +
+                                      events_queued_up_to + " ORDER BY id LIMIT ?1)";
+  return {
+      {counter::shed_quarantine, "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?1)"},
+      // Raw readings already folded into aggregates.
+      {counter::shed_messages, aggregated_messages.c_str()},
+      // Aggregates of periods that stay local (no upload bookkeeping), oldest windows first.
+      {counter::shed_aggregates,
+       "DELETE FROM aggregates WHERE (device, period_s, start_ms, metric) IN (SELECT device, period_s, start_ms, metric "
+       "FROM aggregates a WHERE NOT EXISTS (SELECT 1 FROM aggregate_windows w WHERE w.device = a.device AND "
+       "w.period_s = a.period_s AND w.start_ms = a.start_ms) ORDER BY start_ms LIMIT ?1)"},
+      // Events the uplink has already queued (or sent), alarms kept.
+      {counter::shed_events, queued_events.c_str()},
+      // Raw readings not yet aggregated.
+      {counter::shed_messages, "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?1)"},
+      // Unsent uplink records, least valuable stream first: old health, then events.
+      {counter::shed_uplink_health, "DELETE FROM outbox WHERE stream = 1 AND seq IN (SELECT seq FROM outbox WHERE stream = 1 ORDER BY seq LIMIT ?1)"},
+      {counter::shed_uplink_events, "DELETE FROM outbox WHERE stream = 3 AND seq IN (SELECT seq FROM outbox WHERE stream = 3 ORDER BY seq LIMIT ?1)"},
+      {counter::shed_events, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity < 2 ORDER BY severity, id LIMIT ?1)"},
+      // Sent aggregate windows: the window's bookkeeping goes with it, and the
+      // aggregator's horizon moves past it, so a late sample can never send a
+      // partial revision of a window whose earlier samples are gone.
+      {counter::shed_aggregates,
+       "UPDATE cursors SET value = max(value, (SELECT coalesce(max(start_ms + period_s * 1000), 0) FROM (SELECT start_ms, period_s "
+       "FROM aggregate_windows WHERE changed = 0 ORDER BY start_ms LIMIT ?1))) WHERE name = 'aggregate.horizon_ms'",
+       true},
+      {counter::shed_uplink_aggregates, "DELETE FROM outbox WHERE stream = 2 AND seq IN (SELECT seq FROM outbox WHERE stream = 2 ORDER BY seq LIMIT ?1)"},
+      // Alarms last: first those already queued for the centre, then the rest,
+      // and the unsent alarms in the outbox at the very end.
+      {counter::shed_alarms, queued_alarms.c_str()},
+      {counter::shed_alarms, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity >= 2 ORDER BY id LIMIT ?1)"},
+      {counter::shed_uplink_alarms, "DELETE FROM outbox WHERE stream = 0 AND seq IN (SELECT seq FROM outbox WHERE stream = 0 ORDER BY seq LIMIT ?1)"},
+  };
+}
+
+}  // namespace
+
+std::uint64_t store::shed(const shed_step& step, std::uint64_t rows) {
   sqlite::transaction txn(db_);
   if (txn.begin_result() != SQLITE_OK) return 0;
-  auto stmt = db_.prepare(sql);
-  stmt.bind(1, static_cast<std::int64_t>(rows));
-  if (stmt.step() != SQLITE_DONE) return 0;
-  const auto deleted = static_cast<std::uint64_t>(db_.changes());
-  const std::string_view name = what == "quarantine" ? counter::shed_quarantine
-                                : what == "messages" ? counter::shed_messages
-                                : what == "events"   ? counter::shed_events
-                                                     : counter::shed_alarms;
-  add_counter_.bind(1, name).bind(2, static_cast<std::int64_t>(deleted));
+  std::uint64_t deleted = 0;
+  if (step.moves_aggregate_horizon) {
+    if (db_.try_exec("INSERT OR IGNORE INTO cursors(name, value) VALUES('aggregate.horizon_ms', 0)") != SQLITE_OK) return 0;
+    auto horizon = db_.prepare(step.sql);
+    horizon.bind(1, static_cast<std::int64_t>(rows));
+    if (horizon.step() != SQLITE_DONE) return 0;
+    const char* const deletes[] = {
+        "DELETE FROM aggregates WHERE start_ms + period_s * 1000 <= (SELECT value FROM cursors WHERE name = 'aggregate.horizon_ms') "
+        "AND (device, period_s, start_ms) IN (SELECT device, period_s, start_ms FROM aggregate_windows WHERE changed = 0)",
+        "DELETE FROM aggregate_windows WHERE changed = 0 AND start_ms + period_s * 1000 <= "
+        "(SELECT value FROM cursors WHERE name = 'aggregate.horizon_ms')"};
+    for (const auto* sql : deletes) {
+      if (db_.try_exec(sql) != SQLITE_OK) return 0;
+      deleted += static_cast<std::uint64_t>(db_.changes());
+    }
+  } else {
+    auto stmt = db_.prepare(step.sql);
+    stmt.bind(1, static_cast<std::int64_t>(rows));
+    if (stmt.step() != SQLITE_DONE) return 0;
+    deleted = static_cast<std::uint64_t>(db_.changes());
+  }
+  if (deleted == 0) return 0;
+  add_counter_.bind(1, step.counter).bind(2, static_cast<std::int64_t>(deleted));
   const int rc = add_counter_.step();
   add_counter_.reset();
   if (rc != SQLITE_DONE || txn.commit() != SQLITE_OK) return 0;
@@ -557,14 +628,15 @@ shed_report store::enforce_limits(bool emergency) {
     return quota_ok && disk_ok;
   };
   const std::uint64_t chunk = emergency ? 500 : 2000;
-  for (const std::string_view what : {"quarantine", "messages", "events", "alarms"}) {
+  for (const auto& step : shed_steps()) {
     while (!satisfied(usage_now)) {
-      const auto deleted = delete_oldest(what, chunk);
+      const auto deleted = shed(step, chunk);
       if (deleted == 0) break;
-      if (what == "quarantine") report.quarantine += deleted;
-      else if (what == "messages") report.messages += deleted;
-      else if (what == "events") report.events += deleted;
-      else report.alarms += deleted;
+      if (step.counter == counter::shed_quarantine) report.quarantine += deleted;
+      else if (step.counter == counter::shed_messages) report.messages += deleted;
+      else if (step.counter == counter::shed_events) report.events += deleted;
+      else if (step.counter == counter::shed_alarms) report.alarms += deleted;
+      else report.other += deleted;
       usage_now = usage();
     }
     if (satisfied(usage_now)) break;

@@ -42,6 +42,8 @@ struct store_open_report {
 
 enum class write_status { ok, full, failed };
 
+struct shed_step;  // store.cpp: one step of the shedding order
+
 struct write_outcome {
   write_status status = write_status::ok;
   std::size_t stored = 0;      // messages committed
@@ -64,6 +66,7 @@ struct shed_report {
   std::uint64_t events = 0;
   std::uint64_t alarms = 0;
   std::uint64_t quarantine = 0;
+  std::uint64_t other = 0;  // aggregates and unsent uplink records (see the shed_* counters)
   bool under_limits = true;  // false if even shedding could not get under the limits
 };
 
@@ -104,7 +107,7 @@ class store {
   std::int64_t topic_id(const std::string& topic);
   int quarantine(const received_message& message, const rejection& why);
   int flush_counters();
-  std::uint64_t delete_oldest(std::string_view what, std::uint64_t rows);
+  std::uint64_t shed(const shed_step& step, std::uint64_t rows);
   std::filesystem::path reserve_path() const { return settings_.path.string() + ".reserve"; }
   bool release_reserve();
   void ensure_reserve(std::uint64_t disk_free_bytes);
@@ -156,6 +159,11 @@ inline constexpr std::string_view shed_messages = "shed_messages";
 inline constexpr std::string_view shed_events = "shed_events";
 inline constexpr std::string_view shed_alarms = "shed_alarms";
 inline constexpr std::string_view shed_quarantine = "shed_quarantine";
+inline constexpr std::string_view shed_aggregates = "shed_aggregates";
+inline constexpr std::string_view shed_uplink_health = "shed_uplink.health";
+inline constexpr std::string_view shed_uplink_events = "shed_uplink.events";
+inline constexpr std::string_view shed_uplink_aggregates = "shed_uplink.aggregates";
+inline constexpr std::string_view shed_uplink_alarms = "shed_uplink.alarms";
 // Rejections are counted as "rejected.<reason>".
 }  // namespace counter
 

@@ -43,12 +43,13 @@ void store_writer::stop() {
 void store_writer::maintain(bool emergency) {
   try {
     const auto report = store_.enforce_limits(emergency);
-    const auto deleted = report.messages + report.events + report.alarms + report.quarantine;
+    const auto deleted = report.messages + report.events + report.alarms + report.quarantine + report.other;
     if (report.released_reserve) spdlog::warn("store: disk full, released the emergency reserve to make room");
     if (deleted > 0) {
       stats_.shed.fetch_add(deleted, std::memory_order_relaxed);
-      spdlog::warn("store: over its limits, shed {} messages, {} events, {} alarms, {} quarantine rows{}",
-                   report.messages, report.events, report.alarms, report.quarantine,
+      spdlog::warn("store: over its limits, shed {} messages, {} events, {} alarms, {} quarantine rows, {} aggregate "
+                   "and unsent uplink rows (counters shed_*){}",
+                   report.messages, report.events, report.alarms, report.quarantine, report.other,
                    report.under_limits ? "" : "; still over the limits");
     }
   } catch (const std::exception& error) {

@@ -46,6 +46,7 @@ uplink_service::uplink_service(const config& cfg, clock& time_source, std::funct
       clock_(time_source),
       health_fields_(std::move(health_fields)),
       db_(cfg.store.path, SQLITE_OPEN_READWRITE),
+      restamper_(db_, time_source.boot_id()),
       aggregator_(db_, cfg.aggregate,
                   cfg.uplink.enabled ? cfg.uplink.aggregate_periods : std::vector<std::chrono::milliseconds>{}),
       outbox_(db_, cfg.aggregate),
@@ -117,6 +118,18 @@ void uplink_service::schedule_tick(std::chrono::milliseconds delay) {
 void uplink_service::tick() {
   if (stopping_) return;
   const auto now = clock_.now();
+  if (now.trusted) {
+    // Before folding and queueing, so that what is sent carries the right time where it can.
+    const auto restamped = restamper_.run(now.wall_ms - now.monotonic_ms, fold_limit);
+    if (restamped.status != SQLITE_OK) {
+      store_log_.log(spdlog::level::warn, "clock: re-stamping failed ({}): {}; retrying", restamped.status,
+                     db_.error_message());
+    } else if (restamped.messages + restamped.events > 0) {
+      stats_.restamped.fetch_add(static_cast<std::uint64_t>(restamped.messages + restamped.events), std::memory_order_relaxed);
+      spdlog::info("clock: trusted; re-stamped {} messages and {} events received before it was, from the boot's "
+                   "monotonic clock", restamped.messages, restamped.events);
+    }
+  }
   const auto folded = aggregator_.fold(fold_limit);
   if (folded.status != SQLITE_OK) {
     stats_.fold_errors.fetch_add(1, std::memory_order_relaxed);

@@ -31,6 +31,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/log/rate_limited_log.hpp"
 #include "gateway/mqtt/backoff.hpp"
+#include "gateway/store/restamp.hpp"
 #include "gateway/store/sqlite.hpp"
 #include "gateway/uplink/outbox.hpp"
 
@@ -46,6 +47,7 @@ struct uplink_stats {
   std::atomic<std::uint64_t> publish_refused{0};  // Paho refused a publish (back-pressure, not connected)
   std::atomic<std::uint64_t> backlog_records{0};  // at the last tick
   std::atomic<std::uint64_t> fold_errors{0};
+  std::atomic<std::uint64_t> restamped{0};  // messages and events re-stamped once the clock was trusted
   std::atomic<bool> budget_exhausted{false};
 };
 
@@ -88,6 +90,7 @@ class uplink_service {
   clock& clock_;
   std::function<std::string()> health_fields_;
   sqlite::database db_;
+  restamper restamper_;
   aggregator aggregator_;
   outbox outbox_;
   boost::asio::io_context io_;

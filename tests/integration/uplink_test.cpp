@@ -178,3 +178,49 @@ TEST_CASE("uplink: a central broker with an untrusted certificate is refused and
   CHECK(check.output.find("backlog ") != std::string::npos);
   CHECK(check.output.find("oldest queued") != std::string::npos);
 }
+
+TEST_CASE("uplink: when the monthly budget is spent only alarms go - the rest waits, counted, in the outbox") {
+  temp_dir dir;
+  central_site centre(dir);
+  mosquitto_broker local(dir / "local");
+  const auto store = dir / "gw" / "store.db";
+  auto config = gateway_config(local.uri(), store, centre, (dir / "central-pki" / "ca.crt").string());
+  config += "monthly_budget = \"1KiB\"\n";
+  config = config.substr(0, config.find("health_interval")) + "health_interval = \"1h\"\n" +
+           config.substr(config.find('\n', config.find("health_interval")) + 1);
+  gateway_process gateway(dir / "gw", config);
+  publisher devices(local.uri());
+  REQUIRE(wait_for([&] { return gateway.log().find("mqtt: subscribed") != std::string::npos; }, 30s));
+
+  int seq = 0;
+  auto publish = [&](const char* event, int n) {
+    for (int i = 0; i < n; ++i) {
+      ++seq;
+      REQUIRE(devices.publish("commune/c/camera/cam-" + std::to_string(seq % 9) + "/event",
+                              R"({"seq":)" + std::to_string(seq) + R"(,"event":")" + event + R"(","zone":"zone-)" +
+                                  std::to_string(seq) + R"("})"));
+    }
+  };
+  // Spend the budget: motion events until the centre has acknowledged more than 1 KiB.
+  publish("motion", 300);
+  REQUIRE(wait_for([&] { return centre.count("SELECT coalesce(sum(wire_bytes), 0) FROM stream_stats") > 1024; }, 30s));
+  REQUIRE(wait_for([&] { return store_count(store, "SELECT coalesce(sum(bytes), 0) FROM uplink_usage") > 1024; }, 30s));
+  // Whatever was in flight when the budget ran out lands; then the count stands still.
+  std::int64_t events_before = centre.records("events");
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(1500ms);
+    const auto now = centre.records("events");
+    if (now == events_before) break;
+    events_before = now;
+  }
+
+  publish("motion", 100);
+  publish("tamper", 20);
+  CHECK(wait_for([&] { return centre.records("alarms") == 20; }, 30s));
+  std::this_thread::sleep_for(2s);
+  CHECK(centre.records("events") == events_before);  // held back
+  CHECK(store_count(store, "SELECT count(*) FROM outbox WHERE stream = 3") >= 100);  // waiting, not lost
+
+  const auto check = run_communegw({"--config", gateway.config_path().string(), "check"}, dir.path());
+  CHECK(check.output.find("spent: only alarms go") != std::string::npos);
+}

@@ -8,6 +8,7 @@
 #include "drivers/native/native_driver.hpp"
 #include "gateway/aggregate/aggregator.hpp"
 #include "gateway/central/central_store.hpp"
+#include "gateway/store/restamp.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/uplink/outbox.hpp"
 #include "gateway/uplink/wire.hpp"
@@ -259,4 +260,37 @@ TEST_CASE("the centre stores each record once, keeps the latest aggregate revisi
     CHECK(centre.database().query_int("SELECT sum(count) FROM rejections") == 3);
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE_FIXTURE(uplink_fixture, "records received before the clock was trusted are re-stamped from the boot's monotonic clock") {
+  // Received at mono 1000 ms with a wall clock of 1970 + a bit (untrusted).
+  auto write_untrusted = [&](const std::string& device, std::int64_t mono_ms) {
+    const auto topic = "commune/c/env/" + device + "/telemetry";
+    const std::string payload = R"({"pm2_5":5})";
+    received_message m;
+    m.topic = topic;
+    m.received = {123'456, mono_ms, false};
+    m.result = native->decode(topic, payload);
+    std::vector<received_message> batch{std::move(m)};
+    REQUIRE(db->write(batch).stored == 1);
+  };
+  write_untrusted("e-1", 1000);
+  write_untrusted("e-2", 61'000);
+  // Now NTP answered: at mono 100 s the wall clock reads 10:00 local.
+  const std::int64_t wall_minus_mono = local_10h - 100'000;
+  restamper fix(sql(), "boot-a");
+  const auto result = fix.run(wall_minus_mono, 1000);
+  CHECK(result.status == SQLITE_OK);
+  CHECK(result.messages == 2);
+  CHECK(sql().query_int("SELECT recv_ms FROM readings WHERE device = 'e-1'") == local_10h - 99'000);
+  CHECK(sql().query_int("SELECT recv_ms FROM readings WHERE device = 'e-2'") == local_10h - 39'000);
+  CHECK(sql().query_int("SELECT count(*) FROM messages WHERE flags & 9 = 9") == 2);  // trusted and re-stamped
+  CHECK(fix.run(wall_minus_mono, 1000).messages == 0);  // done once
+
+  // Another boot's monotonic clock says nothing about this one: its rows stay untrusted.
+  db = std::make_unique<store>(settings, "boot-b", local_10h);
+  write_untrusted("e-3", 5000);
+  restamper other(sql(), "boot-a");
+  CHECK(other.run(wall_minus_mono, 1000).messages == 0);
+  CHECK(sql().query_int("SELECT count(*) FROM messages WHERE flags & 1 = 0") == 1);
 }
