@@ -276,7 +276,7 @@ TEST_CASE_FIXTURE(store_fixture, "shedding knows what is safe elsewhere: aggrega
   store s(settings, "boot-a", now_ms);
   const std::string padding(150, 'x');
   int seq = 0;
-  for (int round = 0; round < 20; ++round) {
+  for (int round = 0; round < 30; ++round) {
     std::vector<received_message> batch;
     for (int i = 0; i < 500; ++i) {
       batch.push_back(message("commune/c/env/e-1/telemetry",
@@ -285,8 +285,8 @@ TEST_CASE_FIXTURE(store_fixture, "shedding knows what is safe elsewhere: aggrega
     }
     REQUIRE(s.write(batch).status == write_status::ok);
   }
-  // The aggregator has folded the first 8,000 messages; two alarms wait for the uplink.
-  s.database().exec("INSERT INTO cursors(name, value) VALUES('aggregate.messages', 8000)");
+  // The aggregator has folded the first 12,000 messages; two alarms wait for the uplink.
+  s.database().exec("INSERT INTO cursors(name, value) VALUES('aggregate.messages', 12000)");
   s.database().exec("INSERT INTO outbox(stream, seq, created_ms, body) VALUES(0, 1, 0, '{\"kind\":\"tamper\"}'), "
                     "(0, 2, 0, '{\"kind\":\"power_loss\"}'), (3, 1, 0, '{\"kind\":\"camera_motion\"}')");
   REQUIRE(s.usage().used_bytes > settings.max_size);
@@ -294,7 +294,7 @@ TEST_CASE_FIXTURE(store_fixture, "shedding knows what is safe elsewhere: aggrega
   CHECK(report.under_limits);
   CHECK(report.messages > 0);
   // Only folded readings were needed: every message the aggregator has not seen is still there.
-  CHECK(count(s, "SELECT count(*) FROM messages WHERE id > 8000") == 2000);
+  CHECK(count(s, "SELECT count(*) FROM messages WHERE id > 12000") == 3000);
   CHECK(count(s, "SELECT count(*) FROM outbox") == 3);
   CHECK(count(s, "SELECT value FROM counters WHERE name = 'shed_messages'") == static_cast<std::int64_t>(report.messages));
 }
