@@ -15,6 +15,7 @@
 
 #include "drivers/registry.hpp"
 #include "gateway/config/quantity.hpp"
+#include "gateway/model/metric_catalogue.hpp"
 
 namespace communegw {
 namespace {
@@ -155,6 +156,10 @@ std::vector<option_spec> build_option_table() {
       {"uplink.aggregate_periods", value_kind::string_list, "[\"1h\"]",
        "Which of aggregate.periods are sent to the centre; the others stay local (query, status page). Each "
        "must be in aggregate.periods."},
+      {"uplink.raw_metrics", value_kind::string_list, "[]",
+       "Canonical metrics (docs/metrics.md) whose every reading is also sent, in the raw stream, lowest "
+       "priority. Off by default: aggregates are what the programme needs, at a fraction of the bytes. Raw "
+       "records are the first to go when the monthly budget runs low."},
       {"uplink.batch_records", value_kind::integer, "500", "Most records in one uplink MQTT message.", false, "", {}, 1,
        100'000},
       {"uplink.batch_bytes", value_kind::size, "\"128KiB\"",
@@ -449,6 +454,10 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
     if (std::find(aggregate.periods.begin(), aggregate.periods.end(), period) == aggregate.periods.end()) {
       fail_key("uplink.aggregate_periods", fmt::format("\"{}\" is not in aggregate.periods", format_duration(period)));
     }
+  }
+  uplink.raw_metrics = std::get<std::vector<std::string>>(parsed.values.at("uplink.raw_metrics"));
+  for (const auto& metric : uplink.raw_metrics) {
+    if (!find_metric(metric)) fail_key("uplink.raw_metrics", fmt::format("\"{}\" is not a canonical metric (docs/metrics.md)", metric));
   }
   uplink.batch_records = static_cast<std::uint64_t>(integer("uplink.batch_records"));
   uplink.batch_bytes = size("uplink.batch_bytes");

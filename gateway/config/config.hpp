@@ -80,6 +80,7 @@ struct uplink_settings {
   bool enabled = false;
   mqtt_settings broker;  // the central broker (max_payload unused)
   std::vector<std::chrono::milliseconds> aggregate_periods;  // which aggregate periods are sent
+  std::vector<std::string> raw_metrics;  // canonical metrics whose every reading is also sent (the raw stream)
   std::uint64_t batch_records = 0;
   std::uint64_t batch_bytes = 0;
   std::uint64_t max_inflight = 0;     // batches published and not yet acknowledged

@@ -511,6 +511,8 @@ std::vector<shed_step> shed_steps() {
                                       events_queued_up_to + " ORDER BY id LIMIT ?1)";
   return {
       {counter::shed_quarantine, "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?1)"},
+      // Raw readings waiting for the uplink (opt-in, lowest priority).
+      {counter::shed_uplink_raw, "DELETE FROM outbox WHERE stream = 4 AND seq IN (SELECT seq FROM outbox WHERE stream = 4 ORDER BY seq LIMIT ?1)"},
       // Raw readings already folded into aggregates.
       {counter::shed_messages, aggregated_messages.c_str()},
       // Aggregates of periods that stay local (no upload bookkeeping), oldest windows first.

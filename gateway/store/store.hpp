@@ -161,6 +161,7 @@ inline constexpr std::string_view shed_alarms = "shed_alarms";
 inline constexpr std::string_view shed_quarantine = "shed_quarantine";
 inline constexpr std::string_view shed_aggregates = "shed_aggregates";
 inline constexpr std::string_view shed_uplink_health = "shed_uplink.health";
+inline constexpr std::string_view shed_uplink_raw = "shed_uplink.raw";
 inline constexpr std::string_view shed_uplink_events = "shed_uplink.events";
 inline constexpr std::string_view shed_uplink_aggregates = "shed_uplink.aggregates";
 inline constexpr std::string_view shed_uplink_alarms = "shed_uplink.alarms";

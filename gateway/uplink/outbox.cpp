@@ -26,6 +26,7 @@ std::string_view to_string(uplink_stream stream) {
     case uplink_stream::health: return "health";
     case uplink_stream::aggregates: return "aggregates";
     case uplink_stream::events: return "events";
+    case uplink_stream::raw: return "raw";
   }
   return "unknown";
 }
@@ -52,6 +53,11 @@ outbox::outbox(sqlite::database& db, const aggregate_settings& aggregate)
       read_events_(db.prepare(
           "SELECT e.id, d.name, d.kind, e.kind, e.severity, e.start_ms, e.end_ms, e.recv_ms, (e.flags & 1), e.attributes "
           "FROM events e JOIN devices d ON d.id = e.device WHERE e.id > ? ORDER BY e.id LIMIT ?")),
+      read_raw_(db.prepare(
+          "SELECT m.id, d.name, d.kind, m.device_ms, m.recv_ms, (m.flags & 1), "
+          "(SELECT json_group_object(r.key, r.value) FROM json_each(m.readings) r "
+          " WHERE r.key IN (SELECT value FROM json_each(?3))) "
+          "FROM messages m JOIN devices d ON d.id = m.device WHERE m.id > ?1 ORDER BY m.id LIMIT ?2")),
       changed_windows_(db.prepare(
           "SELECT device, period_s, start_ms, revision FROM aggregate_windows "
           "WHERE changed = 1 AND start_ms + period_s * 1000 + ?1 <= ?2 ORDER BY start_ms DESC LIMIT ?3")),
@@ -120,6 +126,63 @@ feed_result outbox::feed_events(std::int64_t limit, std::int64_t now_ms) {
   if (!records.empty() && (rc = cursors_.set(events_cursor, last)) != SQLITE_DONE) return {rc};
   if ((rc = txn.commit()) != SQLITE_OK) return {rc};
   return result;
+}
+
+feed_result outbox::feed_raw(std::string_view metrics_json, std::int64_t limit, std::int64_t now_ms) {
+  constexpr std::string_view cursor = "uplink.raw";
+  sqlite::transaction txn(db_);
+  if (txn.begin_result() != SQLITE_OK) return {txn.begin_result()};
+  int rc;
+  std::int64_t last = cursors_.get(cursor, -1);
+  if (last < 0) {
+    last = db_.query_int("SELECT coalesce(max(id), 0) FROM messages");
+    if ((rc = cursors_.set(cursor, last)) != SQLITE_DONE) return {rc};
+    if ((rc = txn.commit()) != SQLITE_OK) return {rc};
+    return {};
+  }
+  feed_result result;
+  std::vector<std::string> records;
+  read_raw_.bind(1, last).bind(2, limit).bind(3, metrics_json);
+  while ((rc = read_raw_.step()) == SQLITE_ROW) {
+    last = read_raw_.column_int(0);
+    const auto readings = read_raw_.column_text(6);
+    if (readings.empty() || readings == "{}") continue;  // none of the chosen metrics
+    body_.assign("{\"device\":");
+    append_json_string(body_, read_raw_.column_text(1));
+    body_ += ",\"device_kind\":";
+    append_json_string(body_, read_raw_.column_text(2));
+    if (!read_raw_.column_is_null(3)) body_ += fmt::format(",\"device_ms\":{}", read_raw_.column_int(3));
+    body_ += fmt::format(",\"recv_ms\":{},\"time_trusted\":{},\"readings\":", read_raw_.column_int(4),
+                         read_raw_.column_int(5) != 0);
+    body_ += readings;
+    body_ += '}';
+    records.push_back(body_);
+  }
+  read_raw_.reset();
+  if (rc != SQLITE_DONE) return {rc};
+  for (const auto& body : records) {
+    if ((rc = insert(uplink_stream::raw, body, now_ms)) != SQLITE_DONE) return {rc};
+    ++result.queued;
+  }
+  if ((rc = cursors_.set(cursor, last)) != SQLITE_DONE) return {rc};
+  if ((rc = txn.commit()) != SQLITE_OK) return {rc};
+  return result;
+}
+
+feed_result outbox::shed_raw() {
+  sqlite::transaction txn(db_);
+  if (txn.begin_result() != SQLITE_OK) return {txn.begin_result()};
+  int rc = db_.try_exec("DELETE FROM outbox WHERE stream = 4");
+  if (rc != SQLITE_OK) return {rc};
+  const auto shed = db_.changes();
+  if (shed > 0) {
+    auto count = db_.prepare("INSERT INTO counters(name, value) VALUES('shed_uplink.raw', ?) "
+                             "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
+    count.bind(1, static_cast<std::int64_t>(shed));
+    if ((rc = count.step()) != SQLITE_DONE) return {rc};
+  }
+  if ((rc = txn.commit()) != SQLITE_OK) return {rc};
+  return {SQLITE_OK, static_cast<std::size_t>(shed)};
 }
 
 feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms) {

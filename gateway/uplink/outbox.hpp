@@ -26,9 +26,9 @@
 namespace communegw {
 
 // In priority order: a lower value is always sent first.
-enum class uplink_stream : std::uint8_t { alarms = 0, health = 1, aggregates = 2, events = 3 };
+enum class uplink_stream : std::uint8_t { alarms = 0, health = 1, aggregates = 2, events = 3, raw = 4 };
 inline constexpr std::array all_uplink_streams{uplink_stream::alarms, uplink_stream::health, uplink_stream::aggregates,
-                                               uplink_stream::events};
+                                               uplink_stream::events, uplink_stream::raw};
 std::string_view to_string(uplink_stream stream);
 std::optional<uplink_stream> parse_uplink_stream(std::string_view name);
 
@@ -58,6 +58,12 @@ class outbox {
   feed_result feed_events(std::int64_t limit, std::int64_t now_ms);
   // Queues a new revision of every closed aggregate window that changed.
   feed_result feed_aggregates(std::int64_t limit, std::int64_t now_ms);
+  // Queues the readings of `metrics` (a JSON array of metric names) from
+  // messages not queued yet. The first call starts at the newest message:
+  // enabling raw readings does not send the store's history.
+  feed_result feed_raw(std::string_view metrics_json, std::int64_t limit, std::int64_t now_ms);
+  // Drops every unsent raw record (the budget cannot carry them), counted in shed_uplink.raw.
+  feed_result shed_raw();
   // Queues one record with a body the caller built (the health stream).
   feed_result enqueue(uplink_stream stream, std::string_view body, std::int64_t now_ms);
 
@@ -78,7 +84,7 @@ class outbox {
   sqlite::database& db_;
   aggregate_settings aggregate_;
   cursors cursors_;
-  sqlite::statement insert_, read_events_, changed_windows_, window_stats_, device_, bump_window_, peek_oldest_,
+  sqlite::statement insert_, read_events_, read_raw_, changed_windows_, window_stats_, device_, bump_window_, peek_oldest_,
       peek_newest_, delete_, add_usage_, month_usage_;
   std::string body_;  // reused buffer
 };

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "gateway/model/json_text.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
 #include "gateway/uplink/wire.hpp"
 
@@ -57,6 +58,14 @@ uplink_service::uplink_service(const config& cfg, clock& time_source, std::funct
   // same durability setting for its own commits.
   db_.exec(cfg.store.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   if (!cfg_.uplink.enabled) return;
+  if (!cfg_.uplink.raw_metrics.empty()) {
+    raw_metrics_json_ = "[";
+    for (const auto& metric : cfg_.uplink.raw_metrics) {
+      if (raw_metrics_json_.size() > 1) raw_metrics_json_ += ',';
+      append_json_string(raw_metrics_json_, metric);
+    }
+    raw_metrics_json_ += ']';
+  }
 
   const auto& broker = cfg_.uplink.broker;
   client_ = std::make_unique<mqtt::async_client>(normalised_uri(broker.uri), broker.client_id,
@@ -139,6 +148,19 @@ void uplink_service::tick() {
     for (const auto& fed : {outbox_.feed_events(feed_limit, now.wall_ms), outbox_.feed_aggregates(feed_limit, now.wall_ms)}) {
       if (fed.status != SQLITE_OK) {
         store_log_.log(spdlog::level::warn, "uplink: queueing failed ({}): {}; retrying", fed.status, db_.error_message());
+      }
+    }
+    // Raw readings, if asked for, while the budget can carry them; when it runs
+    // low they are the first thing given up, before any aggregate waits.
+    const auto budget = cfg_.uplink.monthly_budget;
+    const bool budget_low = budget != 0 && static_cast<std::uint64_t>(month_bytes_) >= budget / 10 * 8;
+    if (!raw_metrics_json_.empty()) {
+      const auto fed = budget_low ? outbox_.shed_raw() : outbox_.feed_raw(raw_metrics_json_, feed_limit, now.wall_ms);
+      if (fed.status != SQLITE_OK) {
+        store_log_.log(spdlog::level::warn, "uplink: raw readings: {} ({})", db_.error_message(), fed.status);
+      } else if (budget_low && fed.queued > 0) {
+        spdlog::warn("uplink: {} of the monthly budget of {} bytes used: dropped {} unsent raw records (shed_uplink.raw)",
+                     month_bytes_, budget, fed.queued);
       }
     }
     const auto steady_now = std::chrono::steady_clock::now();

@@ -89,6 +89,7 @@ class uplink_service {
   config cfg_;
   clock& clock_;
   std::function<std::string()> health_fields_;
+  std::string raw_metrics_json_;  // uplink.raw_metrics as a JSON array, empty when none
   sqlite::database db_;
   restamper restamper_;
   aggregator aggregator_;

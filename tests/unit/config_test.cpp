@@ -105,6 +105,25 @@ TEST_CASE("every bad config names file, line and key") {
         "/etc/communegw/test.toml: mqtt.password_file: cannot read \"/nonexistent/pw\"");
 }
 
+TEST_CASE("aggregation and uplink settings are checked, with file, line and key") {
+  CHECK(error_of(minimal + "[aggregate]\nperiods = [\"7m\"]\n") ==
+        "/etc/communegw/test.toml:6: aggregate.periods: \"7m\" is not a period of at least 1m that divides a day (e.g. \"5m\", \"1h\")");
+  CHECK(error_of(minimal + "[aggregate]\nperiods = [\"5m\", \"5m\"]\n") ==
+        "/etc/communegw/test.toml:6: aggregate.periods: \"5m\" is listed twice");
+  CHECK(error_of(minimal + "[aggregate]\nutc_offset = \"7\"\n") ==
+        "/etc/communegw/test.toml:6: aggregate.utc_offset: \"7\" is not an offset like \"+07:00\"");
+  CHECK(error_of(minimal + "[uplink]\naggregate_periods = [\"1d\"]\n") ==
+        "/etc/communegw/test.toml:6: uplink.aggregate_periods: \"1d\" is not in aggregate.periods");
+  CHECK(error_of(minimal + "[uplink]\nraw_metrics = [\"pm25\"]\n") ==
+        "/etc/communegw/test.toml:6: uplink.raw_metrics: \"pm25\" is not a canonical metric (docs/metrics.md)");
+  CHECK(error_of(minimal + "[uplink]\nuri = \"http://centre\"\n") ==
+        "/etc/communegw/test.toml:6: uplink.uri: \"http://centre\" must start with tcp:// or ssl://");
+  const auto cfg = parse_config(minimal + "[aggregate]\nutc_offset = \"-03:30\"\n", "/etc/communegw/test.toml");
+  CHECK(cfg.aggregate.utc_offset == std::chrono::minutes(-210));
+  CHECK(cfg.uplink.aggregate_periods == std::vector<std::chrono::milliseconds>{std::chrono::hours(1)});
+  CHECK_FALSE(cfg.uplink.enabled);
+}
+
 TEST_CASE("the password comes from its own file, first line only") {
   const auto path = std::filesystem::temp_directory_path() / "communegw-test-password";
   {

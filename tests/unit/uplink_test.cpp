@@ -294,3 +294,19 @@ TEST_CASE_FIXTURE(uplink_fixture, "records received before the clock was trusted
   CHECK(other.run(wall_minus_mono, 1000).messages == 0);
   CHECK(sql().query_int("SELECT count(*) FROM messages WHERE flags & 1 = 0") == 1);
 }
+
+TEST_CASE_FIXTURE(uplink_fixture, "raw readings are opt-in per metric, start from now, and are the first thing a tight budget drops") {
+  outbox out(sql(), aggregate);
+  ingest("e-1", local_10h, R"("pm2_5":1,"temperature":20)");  // history: never sent
+  CHECK(out.feed_raw(R"(["pm2_5"])", 100, local_10h).queued == 0);
+  ingest("e-1", local_10h + 1000, R"("pm2_5":2,"temperature":21)");
+  ingest("e-1", local_10h + 2000, R"("humidity":80)");  // no chosen metric: nothing to send
+  CHECK(out.feed_raw(R"(["pm2_5"])", 100, local_10h).queued == 1);
+  const auto bodies = outbox_bodies(sql(), uplink_stream::raw);
+  REQUIRE(bodies.size() == 1);
+  CHECK(bodies[0].find(R"("readings":{"pm2_5":2})") != std::string::npos);
+  CHECK(bodies[0].find("temperature") == std::string::npos);
+  CHECK(out.shed_raw().queued == 1);
+  CHECK(outbox_bodies(sql(), uplink_stream::raw).empty());
+  CHECK(sql().query_int("SELECT value FROM counters WHERE name = 'shed_uplink.raw'") == 1);
+}
