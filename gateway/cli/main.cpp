@@ -21,9 +21,9 @@ int main(int argc, char** argv) {
 
   query_options query;
   auto* query_cmd = app.add_subcommand("query", "Show readings, events, rejections, counters or devices from the store");
-  query_cmd->add_option("what", query.what, "readings | events | rejections | counters | devices")
+  query_cmd->add_option("what", query.what, "readings | events | rejections | counters | devices | uplink")
       ->required()
-      ->check(CLI::IsMember({"readings", "events", "rejections", "counters", "devices"}));
+      ->check(CLI::IsMember({"readings", "events", "rejections", "counters", "devices", "uplink"}));
   query_cmd->add_option("--device", query.device, "Only this device id");
   query_cmd->add_option("--metric", query.metric, "Only this metric (readings), event kind (events) or reason (rejections)");
   query_cmd->add_option("--since", query.since, "From this time: RFC 3339, or a duration ago such as 2h");

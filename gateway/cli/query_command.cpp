@@ -162,6 +162,17 @@ std::string sql_for(const std::string& what) {
         iso("recv_ms"));
   }
   if (what == "counters") return "SELECT name, value FROM counters ORDER BY name";
+  if (what == "uplink") {
+    // What waits for the central broker, per stream, and what has gone.
+    return fmt::format(
+        "WITH streams(id, name) AS (VALUES (0, 'alarms'), (1, 'health'), (2, 'aggregates'), (3, 'events'), (4, 'raw')) "
+        "SELECT s.name AS stream, count(o.seq) AS waiting, coalesce(sum(length(o.body)), 0) AS waiting_bytes, "
+        "{} AS oldest_waiting, "
+        "coalesce((SELECT value FROM cursors WHERE name = 'uplink.sent.' || s.name), 0) AS sent, "
+        "coalesce((SELECT value FROM cursors WHERE name = 'uplink.next_seq.' || s.name), 1) - 1 AS last_seq "
+        "FROM streams s LEFT JOIN outbox o ON o.stream = s.id GROUP BY s.id ORDER BY s.id",
+        iso("min(o.created_ms)"));
+  }
   if (what == "devices") {
     // last_seen: one pass over messages (no per-device index: ingest stays append-only).
     // availability is the device's own report, "(retained)" when only a broker's stored copy said so.
@@ -173,7 +184,7 @@ std::string sql_for(const std::string& what) {
         "ON m.device = d.id WHERE (?1 = '' OR d.name = ?1) ORDER BY d.name",
         iso("d.first_seen_ms"), iso("m.last_ms"), iso("d.availability_since_ms"));
   }
-  throw config_error(fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices)", what));
+  throw config_error(fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices, uplink)", what));
 }
 
 }  // namespace
