@@ -59,7 +59,7 @@ std::string describe_connect_failure(int code, const std::string& message) {
     case 2: return "broker refused the connection: client id rejected";
     case 3: return "broker refused the connection: server unavailable";
     case 4: return "broker refused the connection: bad username or password";
-    case 5: return "broker refused the connection: not authorised (check mqtt.username and the broker ACL)";
+    case 5: return "broker refused the connection: not authorised (wrong username or password, or the broker's ACL refuses this user)";
     default: break;
   }
   if (code == -1) {

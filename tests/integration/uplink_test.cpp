@@ -177,6 +177,48 @@ TEST_CASE("uplink: a central broker with an untrusted certificate is refused and
   CHECK(check.output.find("fail  uplink  " + centre.uri() + ": connection failed") != std::string::npos);
   CHECK(check.output.find("backlog ") != std::string::npos);
   CHECK(check.output.find("oldest queued") != std::string::npos);
+
+  // The right CA but a wrong password: refused, and `check` says why.
+  write_file(dir / "wrong.pw", "not-the-password\n");
+  auto wrong = gateway_config(local.uri(), store, centre, (dir / "central-pki" / "ca.crt").string());
+  wrong.replace(wrong.find((dir / "gw.pw").string()), (dir / "gw.pw").string().size(), (dir / "wrong.pw").string());
+  write_file(dir / "wrong.toml", wrong);
+  const auto refused = run_communegw({"--config", (dir / "wrong.toml").string(), "check"}, dir.path());
+  INFO(refused.output);
+  CHECK(refused.output.find("fail  uplink  " + centre.uri() + ": broker refused the connection: not authorised (wrong username or password") !=
+        std::string::npos);
+}
+
+TEST_CASE("uplink: mutual TLS - a client certificate signed by the centre's CA is the gateway's identity") {
+  temp_dir dir;
+  make_pki(dir.path(), "pki");
+  const auto pki = dir / "pki";
+  // The gateway's own key and certificate, signed by the centre's CA.
+  run_or_fail("openssl req -newkey rsa:2048 -nodes -subj /CN=gw-1 -keyout " + (pki / "gw.key").string() + " -out " +
+              (pki / "gw.csr").string());
+  run_or_fail("openssl x509 -req -in " + (pki / "gw.csr").string() + " -CA " + (pki / "ca.crt").string() + " -CAkey " +
+              (pki / "ca.key").string() + " -CAcreateserial -days 2 -out " + (pki / "gw.crt").string());
+  run_or_fail("chmod -R a+rX " + dir.path().string());
+  mosquitto_broker central(dir / "central", [&](int port) {
+    return "listener " + std::to_string(port) + " 127.0.0.1\nrequire_certificate true\nuse_identity_as_username true\n"
+           "cafile " + (pki / "ca.crt").string() + "\ncertfile " + (pki / "server.crt").string() + "\nkeyfile " +
+           (pki / "server.key").string() + "\nlog_dest stdout\n";
+  });
+  const auto uri = "ssl://127.0.0.1:" + std::to_string(central.port());
+  auto config = [&](bool with_certificate) {
+    std::string text = "[gateway]\nid = \"gw-1\"\nprovince = \"p\"\ncommune = \"c\"\n"
+                       "[uplink]\nenabled = true\nuri = \"" + uri + "\"\nca_file = \"" + (pki / "ca.crt").string() + "\"\n";
+    if (with_certificate) {
+      text += "cert_file = \"" + (pki / "gw.crt").string() + "\"\nkey_file = \"" + (pki / "gw.key").string() + "\"\n";
+    }
+    return text + "[store]\npath = \"" + (dir / "store.db").string() + "\"\n";
+  };
+  write_file(dir / "mtls.toml", config(true));
+  write_file(dir / "no-cert.toml", config(false));
+  const auto accepted = run_communegw({"--config", (dir / "mtls.toml").string(), "check"}, dir.path());
+  CHECK(accepted.output.find("ok    uplink  " + uri + " reachable") != std::string::npos);
+  const auto without = run_communegw({"--config", (dir / "no-cert.toml").string(), "check"}, dir.path());
+  CHECK(without.output.find("fail  uplink  " + uri) != std::string::npos);
 }
 
 TEST_CASE("uplink: when the monthly budget is spent only alarms go - the rest waits, counted, in the outbox") {
