@@ -30,6 +30,14 @@ std::int64_t window_start_ms(std::int64_t t_ms, std::chrono::milliseconds period
   return index * length - offset_ms;
 }
 
+bool is_night(std::int64_t t_ms, const aggregate_settings& settings) {
+  constexpr std::int64_t day_ms = 86'400'000;
+  const auto offset_ms = std::chrono::duration_cast<std::chrono::milliseconds>(settings.utc_offset).count();
+  const std::int64_t minute_of_day = (((t_ms + offset_ms) % day_ms + day_ms) % day_ms) / 60'000;
+  const auto start = settings.night_start.count(), end = settings.night_end.count();
+  return start < end ? (minute_of_day >= start && minute_of_day < end) : (minute_of_day >= start || minute_of_day < end);
+}
+
 bool aggregator::key::operator<(const key& other) const {
   return std::tie(device, period_s, start_ms, metric) < std::tie(other.device, other.period_s, other.start_ms, other.metric);
 }
@@ -60,7 +68,7 @@ aggregator::aggregator(sqlite::database& db, const aggregate_settings& settings,
                                 ", (m.flags & 1), r.key, r.value FROM messages m, json_each(m.readings) r "
                                 "WHERE m.id > ?1 AND m.id <= ?2 AND r.type IN ('integer', 'real')")),
       read_events_(db.prepare("SELECT id, device, " + sample_time("start_ms") +
-                              ", (flags & 1), kind FROM events WHERE id > ?1 AND id <= ?2")),
+                              ", (flags & 1), kind, json_extract(attributes, '$.zone') FROM events WHERE id > ?1 AND id <= ?2")),
       upsert_stats_(db.prepare(
           "INSERT INTO aggregates(device, period_s, start_ms, metric, count, sum, min, max, last, last_ms, untrusted) "
           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
@@ -99,6 +107,7 @@ fold_result aggregator::fold(std::int64_t limit) {
   };
 
   std::int64_t last_id = 0;
+  std::string metric;
   read_messages_.bind(1, from_message).bind(2, to_message);
   int rc;
   while ((rc = read_messages_.step()) == SQLITE_ROW) {
@@ -106,18 +115,35 @@ fold_result aggregator::fold(std::int64_t limit) {
       last_id = id;
       ++result.messages;
     }
-    fold_sample(read_messages_.column_int(1), read_messages_.column_int(2), read_messages_.column_int(3) != 0,
-                read_messages_.column_text(4), read_messages_.column_double(5));
+    const auto device = read_messages_.column_int(1);
+    const auto t_ms = read_messages_.column_int(2);
+    const bool trusted = read_messages_.column_int(3) != 0;
+    const auto name = read_messages_.column_text(4);
+    const auto value = read_messages_.column_double(5);
+    fold_sample(device, t_ms, trusted, name, value);
+    // Streetlight figures the programme asks for: is the lamp on at night, and
+    // how low does the battery go then. Kept as metrics of their own.
+    if ((name == "lamp_on" || name == "battery_soc") && is_night(t_ms, settings_)) {
+      metric.assign(name).append("@night");
+      fold_sample(device, t_ms, trusted, metric, value);
+    }
   }
   read_messages_.reset();
   if (rc != SQLITE_DONE) return {rc};
 
-  std::string metric;
   read_events_.bind(1, from_event).bind(2, to_event);
   while ((rc = read_events_.step()) == SQLITE_ROW) {
     ++result.events;
+    const auto device = read_events_.column_int(1);
+    const auto t_ms = read_events_.column_int(2);
+    const bool trusted = read_events_.column_int(3) != 0;
     metric.assign("event:").append(read_events_.column_text(4));
-    fold_sample(read_events_.column_int(1), read_events_.column_int(2), read_events_.column_int(3) != 0, metric, 1.0);
+    fold_sample(device, t_ms, trusted, metric, 1.0);
+    // Camera counts by zone: "zone:<zone>:<kind>".
+    if (!read_events_.column_is_null(5)) {
+      metric.assign("zone:").append(read_events_.column_text(5)).append(":").append(read_events_.column_text(4));
+      fold_sample(device, t_ms, trusted, metric, 1.0);
+    }
   }
   read_events_.reset();
   if (rc != SQLITE_DONE) return {rc};

@@ -133,6 +133,11 @@ std::vector<option_spec> build_option_table() {
        "re-compute the window and send a new revision.",
        false, "", {}, 0, 24 * h},
 
+      {"aggregate.night", value_kind::string, "\"18:00-06:00\"",
+       "Local hours when streetlights should be on (HH:MM-HH:MM, may cross midnight). Streetlight windows "
+       "then also report night-time lamp availability (share of night samples with the lamp on) and the "
+       "lowest battery charge at night."},
+
       {"uplink.enabled", value_kind::boolean, "false",
        "Send aggregates, events, alarms and health to the central programme server."},
       {"uplink.uri", value_kind::string, "\"ssl://central.example.vn:8883\"",
@@ -442,6 +447,17 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
       fail_key("aggregate.utc_offset", fmt::format("\"{}\" is not an offset like \"+07:00\"", text));
     }
     aggregate.utc_offset = std::chrono::minutes((hours * 60 + minutes) * (sign == '-' ? -1 : 1));
+  }
+  {
+    const auto text = str("aggregate.night");
+    int h1 = 0, m1 = 0, h2 = 0, m2 = 0;
+    char dash = 0;
+    if (text.size() != 11 || std::sscanf(text.c_str(), "%2d:%2d%c%2d:%2d", &h1, &m1, &dash, &h2, &m2) != 5 || dash != '-' ||
+        h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59 || (h1 == h2 && m1 == m2)) {
+      fail_key("aggregate.night", fmt::format("\"{}\" is not a time range like \"18:00-06:00\"", text));
+    }
+    aggregate.night_start = std::chrono::minutes(h1 * 60 + m1);
+    aggregate.night_end = std::chrono::minutes(h2 * 60 + m2);
   }
   aggregate.expected_period = dur("aggregate.expected_period");
   aggregate.close_delay = dur("aggregate.close_delay");

@@ -74,6 +74,8 @@ struct aggregate_settings {
   std::chrono::minutes utc_offset{};                // windows align to local commune time
   std::chrono::milliseconds expected_period{};      // a device's usual reporting period, for completeness
   std::chrono::milliseconds close_delay{};          // wait after a window ends before it is final
+  std::chrono::minutes night_start{};               // local time of day the lamps should come on
+  std::chrono::minutes night_end{};                 // … and go off (may be after midnight)
 };
 
 struct uplink_settings {

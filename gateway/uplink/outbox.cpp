@@ -216,9 +216,9 @@ feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms) {
     device_.reset();
     body_ += fmt::format(",\"period_s\":{},\"start_ms\":{},\"revision\":{}", w.period_s, w.start_ms, w.revision + 1);
 
-    std::string metrics, events;
+    std::string metrics, events, zones;
     std::int64_t most_samples = 0, untrusted = 0;
-    double lamp_on_mean = -1, load_power_mean = -1, pv_power_mean = -1;
+    double lamp_on_mean = -1, load_power_mean = -1, pv_power_mean = -1, night_lamp_mean = -1, night_soc_min = -1;
     window_stats_.bind(1, w.device).bind(2, w.period_s).bind(3, w.start_ms);
     while ((rc = window_stats_.step()) == SQLITE_ROW) {
       const auto metric = window_stats_.column_text(0);
@@ -229,12 +229,24 @@ feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms) {
         events += fmt::format(":{}", count);
         continue;
       }
+      if (metric.rfind("zone:", 0) == 0) {  // zone:<zone>:<kind>; a zone name may itself hold ':'
+        const auto rest = metric.substr(5);
+        const auto colon = rest.rfind(':');
+        zones += zones.empty() ? "[" : ",[";  // one [zone, kind, count] triple
+        append_json_string(zones, rest.substr(0, colon));
+        zones += ',';
+        append_json_string(zones, rest.substr(colon + 1));
+        zones += fmt::format(",{}]", count);
+        continue;
+      }
       const double mean = window_stats_.column_double(2) / static_cast<double>(count);
       most_samples = std::max(most_samples, count);
       untrusted = std::max(untrusted, window_stats_.column_int(6));
       if (metric == "lamp_on") lamp_on_mean = mean;
       if (metric == "load_power") load_power_mean = mean;
       if (metric == "pv_power") pv_power_mean = mean;
+      if (metric == "lamp_on@night") night_lamp_mean = mean;
+      if (metric == "battery_soc@night") night_soc_min = window_stats_.column_double(3);
       metrics += metrics.empty() ? "" : ",";
       append_json_string(metrics, metric);
       metrics += fmt::format(":{{\"n\":{},\"min\":", count);
@@ -254,6 +266,7 @@ feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms) {
     body_ += ",\"completeness\":";
     append_number(body_, std::min(1.0, static_cast<double>(most_samples) / expected));
     body_ += fmt::format(",\"untrusted\":{},\"metrics\":{{{}}},\"events\":{{{}}}", untrusted, metrics, events);
+    if (!zones.empty()) body_ += ",\"events_by_zone\":[" + zones + "]";  // [[zone, kind, count], …]
     // Streetlight figures the programme reports on, from the window means
     // (a mean of an on/off metric is the share of time it was on).
     const double hours = static_cast<double>(w.period_s) / 3600.0;
@@ -266,6 +279,8 @@ feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms) {
     if (lamp_on_mean >= 0) add_derived("lamp_on_hours", lamp_on_mean * hours);
     if (load_power_mean >= 0) add_derived("load_energy_kwh", load_power_mean * hours / 1000.0);
     if (pv_power_mean >= 0) add_derived("pv_energy_kwh", pv_power_mean * hours / 1000.0);
+    if (night_lamp_mean >= 0) add_derived("night_lamp_availability", night_lamp_mean);
+    if (night_soc_min >= 0) add_derived("night_min_battery_soc", night_soc_min);
     if (!derived.empty()) body_ += ",\"derived\":{" + derived + "}";
     body_ += '}';
 

@@ -42,6 +42,8 @@ struct uplink_fixture {
     aggregate.utc_offset = std::chrono::hours(7);
     aggregate.expected_period = std::chrono::minutes(1);
     aggregate.close_delay = std::chrono::minutes(2);
+    aggregate.night_start = std::chrono::hours(18);
+    aggregate.night_end = std::chrono::hours(6);
     db = std::make_unique<store>(settings, "boot-a", local_10h);
   }
   ~uplink_fixture() {
@@ -309,4 +311,35 @@ TEST_CASE_FIXTURE(uplink_fixture, "raw readings are opt-in per metric, start fro
   CHECK(out.shed_raw().queued == 1);
   CHECK(outbox_bodies(sql(), uplink_stream::raw).empty());
   CHECK(sql().query_int("SELECT value FROM counters WHERE name = 'shed_uplink.raw'") == 1);
+}
+
+TEST_CASE_FIXTURE(uplink_fixture, "streetlight windows report night-time lamp availability and lowest night charge, cameras count by zone") {
+  aggregate.periods = {std::chrono::hours(24)};
+  aggregator daily(sql(), aggregate, {std::chrono::hours(24)});
+  outbox out(sql(), aggregate);
+  const std::int64_t local_midnight = local_10h - 10 * hour_ms;
+  // Day: lamp off (as it should be), battery full. Night: lamp on twice, off once; battery down to 40.
+  ingest("sl-1", local_10h, R"("lamp_on":0,"battery_soc":100)", "status", "streetlight");
+  ingest("sl-1", local_midnight + 19 * hour_ms, R"("lamp_on":1,"battery_soc":70)", "status", "streetlight");
+  ingest("sl-1", local_midnight + 23 * hour_ms, R"("lamp_on":0,"battery_soc":55)", "status", "streetlight");
+  ingest("sl-1", local_midnight + 2 * hour_ms, R"("lamp_on":1,"battery_soc":40)", "status", "streetlight");
+  ingest("cam-1", local_10h, R"("event":"object","zone":"gate")", "event", "camera");
+  ingest("cam-1", local_10h + 1000, R"("event":"object","zone":"gate")", "event", "camera");
+  ingest("cam-1", local_10h + 2000, R"("event":"motion","zone":"road:north")", "event", "camera");
+  REQUIRE(daily.fold(1000).status == SQLITE_OK);
+  REQUIRE(out.feed_aggregates(100, local_midnight + 25 * hour_ms).queued == 2);
+
+  simdjson::ondemand::parser parser;
+  for (const auto& body : outbox_bodies(sql(), uplink_stream::aggregates)) {
+    simdjson::padded_string json(body);
+    auto doc = parser.iterate(json);
+    if (std::string_view(doc["device"]) == "sl-1") {
+      CHECK(double(doc["derived"]["night_lamp_availability"]) == doctest::Approx(2.0 / 3));
+      CHECK(double(doc["derived"]["night_min_battery_soc"]) == 40);
+    } else {
+      CHECK(body.find(R"("events":{"camera_motion":1,"camera_object":2})") != std::string::npos);
+      INFO(body);
+      CHECK(body.find(R"("events_by_zone":[["gate","camera_object",2],["road:north","camera_motion",1]])") != std::string::npos);
+    }
+  }
 }
