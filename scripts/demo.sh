@@ -126,6 +126,7 @@ path = "state/communegw.db"
 # One-minute windows so that some close during a one-minute demo (default: 5m and 1h).
 periods = ["1m", "1h"]
 close_delay = "5s"
+interval = "5s"
 [uplink]
 enabled = true
 uri = "ssl://127.0.0.1:$central_port"

@@ -39,7 +39,8 @@ bool is_night(std::int64_t t_ms, const aggregate_settings& settings) {
 }
 
 bool aggregator::key::operator<(const key& other) const {
-  return std::tie(device, period_s, start_ms, metric) < std::tie(other.device, other.period_s, other.start_ms, other.metric);
+  // The table's key order: upserts then walk the B-tree forwards.
+  return std::tie(period_s, start_ms, device, metric) < std::tie(other.period_s, other.start_ms, other.device, other.metric);
 }
 
 void aggregator::stats::add(double value, std::int64_t t_ms, bool trusted) {

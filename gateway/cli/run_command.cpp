@@ -15,6 +15,7 @@
 #include "gateway/ingest/ingest_queue.hpp"
 #include "gateway/log/logging.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
+#include "gateway/service/process_io.hpp"
 #include "gateway/service/service_heartbeat.hpp"
 #include "gateway/store/store_writer.hpp"
 #include "gateway/uplink/uplink_service.hpp"
@@ -58,9 +59,10 @@ int run_gateway(const config& cfg) {
     const auto& in = decoder.counters();
     const auto& out = writer.stats();
     return fmt::format("\"ingest\":{{\"received\":{},\"accepted\":{},\"rejected\":{},\"field_rejections\":{},"
-                       "\"stored\":{},\"duplicates\":{},\"store_writable\":{},\"shed\":{}}}",
+                       "\"stored\":{},\"duplicates\":{},\"store_writable\":{},\"shed\":{}}},\"disk_write_bytes\":{}",
                        in.received.load(), in.accepted.load(), rejected_messages(in), in.field_rejections.load(),
-                       out.stored.load(), out.duplicates.load(), out.store_writable.load(), out.shed.load());
+                       out.stored.load(), out.duplicates.load(), out.store_writable.load(), out.shed.load(),
+                       process_write_bytes().value_or(0));
   });
   uplink.start();
 
@@ -77,6 +79,9 @@ int run_gateway(const config& cfg) {
                                });
 
   boost::asio::steady_timer stats_timer(io);
+  // SD-card wear: bytes written since the last stats line, as a daily rate.
+  auto written_before = process_write_bytes().value_or(0);
+  auto written_at = std::chrono::steady_clock::now();
   std::function<void()> schedule_stats = [&] {
     if (cfg.log.stats_interval.count() == 0) return;
     stats_timer.expires_after(cfg.log.stats_interval);
@@ -84,12 +89,18 @@ int run_gateway(const config& cfg) {
       if (ec) return;
       const auto& in = decoder.counters();
       const auto& out = writer.stats();
+      const auto written = process_write_bytes().value_or(0);
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - written_at).count();
+      const double per_day = seconds > 0 ? static_cast<double>(written - written_before) / seconds * 86400.0 : 0.0;
+      written_before = written;
+      written_at = now;
       spdlog::info("ingest: received {} accepted {} rejected {} (+{} fields) | stored {} duplicates {} | uncommitted {} "
-                   "in write {} | mqtt {} | store {}",
+                   "in write {} | mqtt {} | store {} | disk writes {:.1f} MiB/day at this rate",
                    in.received.load(), in.accepted.load(), rejected_messages(in), in.field_rejections.load(),
                    out.stored.load(), out.duplicates.load(),
                    queue.uncommitted(), out.pending.load(), subscriber.stats().connected ? "connected" : "disconnected",
-                   out.store_writable ? "ok" : "NOT WRITABLE");
+                   out.store_writable ? "ok" : "NOT WRITABLE", per_day / (1 << 20));
       schedule_stats();
     });
   };

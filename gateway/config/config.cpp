@@ -133,6 +133,11 @@ std::vector<option_spec> build_option_table() {
        "re-compute the window and send a new revision.",
        false, "", {}, 0, 24 * h},
 
+      {"aggregate.interval", value_kind::duration, "\"30s\"",
+       "How often new samples are folded into the aggregates. Each fold rewrites the pages of the open "
+       "windows, so folding less often means fewer SD-card writes; a closed window is sent at most this "
+       "long after aggregate.close_delay.",
+       false, "", {}, 1 * s, 1 * h},
       {"aggregate.night", value_kind::string, "\"18:00-06:00\"",
        "Local hours when streetlights should be on (HH:MM-HH:MM, may cross midnight). Streetlight windows "
        "then also report night-time lamp availability (share of night samples with the lamp on) and the "
@@ -461,6 +466,7 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
   }
   aggregate.expected_period = dur("aggregate.expected_period");
   aggregate.close_delay = dur("aggregate.close_delay");
+  aggregate.interval = dur("aggregate.interval");
 
   auto& uplink = cfg.uplink;
   uplink.enabled = std::get<bool>(parsed.values.at("uplink.enabled"));

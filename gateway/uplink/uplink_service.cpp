@@ -139,10 +139,19 @@ void uplink_service::tick() {
                    "monotonic clock", restamped.messages, restamped.events);
     }
   }
-  const auto folded = aggregator_.fold(fold_limit);
-  if (folded.status != SQLITE_OK) {
-    stats_.fold_errors.fetch_add(1, std::memory_order_relaxed);
-    store_log_.log(spdlog::level::warn, "aggregate: pass failed ({}): {}; retrying", folded.status, db_.error_message());
+  // Folding is batched (aggregate.interval): each fold rewrites the open
+  // windows' pages whatever the number of new samples. A backlog is folded
+  // pass after pass until it is caught up.
+  fold_result folded;
+  const auto fold_now = std::chrono::steady_clock::now();
+  if (fold_now >= next_fold_ || !fold_caught_up_) {
+    folded = aggregator_.fold(fold_limit);
+    next_fold_ = fold_now + cfg_.aggregate.interval;
+    fold_caught_up_ = folded.caught_up || folded.status != SQLITE_OK;
+    if (folded.status != SQLITE_OK) {
+      stats_.fold_errors.fetch_add(1, std::memory_order_relaxed);
+      store_log_.log(spdlog::level::warn, "aggregate: pass failed ({}): {}; retrying", folded.status, db_.error_message());
+    }
   }
   if (client_) {
     for (const auto& fed : {outbox_.feed_events(feed_limit, now.wall_ms), outbox_.feed_aggregates(feed_limit, now.wall_ms)}) {

@@ -114,6 +114,8 @@ class uplink_service {
   std::chrono::steady_clock::time_point rate_refilled_{};
   std::int64_t month_bytes_ = 0;  // this month's acknowledged bytes, cached
   std::chrono::steady_clock::time_point next_health_{};
+  std::chrono::steady_clock::time_point next_fold_{};
+  bool fold_caught_up_ = true;
   std::chrono::steady_clock::time_point started_{};
 
   uplink_stats stats_;

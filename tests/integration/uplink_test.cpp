@@ -70,7 +70,7 @@ std::string gateway_config(const std::string& local_uri, const std::filesystem::
   return "[gateway]\nid = \"gw-1\"\nprovince = \"p\"\ncommune = \"c\"\n"
          "[mqtt]\nuri = \"" + local_uri + "\"\nreconnect_min = \"100ms\"\nreconnect_max = \"1s\"\n"
          "[store]\npath = \"" + store.string() + "\"\n"
-         "[aggregate]\nperiods = [\"1m\"]\nclose_delay = \"0s\"\n"
+         "[aggregate]\nperiods = [\"1m\"]\nclose_delay = \"0s\"\ninterval = \"1s\"\n"
          "[uplink]\nenabled = true\nuri = \"" + centre.uri() + "\"\nusername = \"gw-1\"\npassword_file = \"" +
          (centre.dir / "gw.pw").string() + "\"\nca_file = \"" + ca_file + "\"\n"
          "reconnect_min = \"200ms\"\nreconnect_max = \"1s\"\naggregate_periods = [\"1m\"]\nbatch_records = 50\n"
