@@ -3,6 +3,7 @@
 #include <array>
 
 #include "drivers/native/native_driver.hpp"
+#include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
 
 namespace communegw {
 namespace {
@@ -11,6 +12,7 @@ namespace {
 // and its order are visible here and nowhere else.
 const std::array drivers{
     native_driver_descriptor,
+    zigbee2mqtt_driver_descriptor,
 };
 
 }  // namespace

@@ -131,3 +131,13 @@ TEST_CASE("the example config in the repository is the generated one, and it loa
 TEST_CASE("docs/metrics.md is the generated metric catalogue") {
   CHECK(read("docs/metrics.md") == metric_catalogue_markdown());
 }
+
+TEST_CASE("driver options are validated by the same table, with file:line: key: message") {
+  CHECK(error_of(minimal + "[driver.zigbee2mqtt]\ndevice_kind = \"tractor\"\n") ==
+        "/etc/communegw/test.toml:6: driver.zigbee2mqtt.device_kind: \"tractor\" is not one of: environment, streetlight");
+  const auto cfg = parse_config(minimal + "[driver.zigbee2mqtt]\nenabled = true\ndevice_kind = \"streetlight\"\n", "/x.toml");
+  const auto z2m = std::find_if(cfg.drivers.begin(), cfg.drivers.end(), [](const auto& d) { return d.name == "zigbee2mqtt"; });
+  REQUIRE(z2m != cfg.drivers.end());
+  CHECK(z2m->enabled);
+  CHECK(z2m->texts.at("device_kind") == "streetlight");
+}
