@@ -3,6 +3,7 @@
 #include <array>
 
 #include "drivers/native/native_driver.hpp"
+#include "drivers/tasmota/tasmota_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
 
 namespace communegw {
@@ -13,6 +14,7 @@ namespace {
 const std::array drivers{
     native_driver_descriptor,
     zigbee2mqtt_driver_descriptor,
+    tasmota_driver_descriptor,
 };
 
 }  // namespace

@@ -135,6 +135,9 @@ TEST_CASE("docs/metrics.md is the generated metric catalogue") {
 TEST_CASE("driver options are validated by the same table, with file:line: key: message") {
   CHECK(error_of(minimal + "[driver.zigbee2mqtt]\ndevice_kind = \"tractor\"\n") ==
         "/etc/communegw/test.toml:6: driver.zigbee2mqtt.device_kind: \"tractor\" is not one of: environment, streetlight");
+  CHECK(error_of(minimal + "[driver.tasmota]\nfull_topic = \"%topic%/tele/\"\n") ==
+        "/etc/communegw/test.toml:6: driver.tasmota.full_topic: \"%topic%/tele\" must hold %prefix% once and one of "
+        "%topic%, %hostname%, %id% once");
   const auto cfg = parse_config(minimal + "[driver.zigbee2mqtt]\nenabled = true\ndevice_kind = \"streetlight\"\n", "/x.toml");
   const auto z2m = std::find_if(cfg.drivers.begin(), cfg.drivers.end(), [](const auto& d) { return d.name == "zigbee2mqtt"; });
   REQUIRE(z2m != cfg.drivers.end());
