@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "drivers/esphome/esphome_driver.hpp"
 #include "drivers/native/native_driver.hpp"
 #include "drivers/tasmota/tasmota_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
@@ -15,6 +16,7 @@ const std::array drivers{
     native_driver_descriptor,
     zigbee2mqtt_driver_descriptor,
     tasmota_driver_descriptor,
+    esphome_driver_descriptor,
 };
 
 }  // namespace
