@@ -12,55 +12,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "drivers/driver.hpp"
+#include "tests/support/fixture_files.hpp"
 
 namespace communegw::test {
-
-struct driver_fixture {
-  std::string name;
-  std::string topic;
-  std::string payload;
-  std::vector<std::string> expected;
-};
-
-inline std::string read_whole_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-inline std::vector<driver_fixture> load_driver_fixtures(std::string_view driver_name) {
-  const auto dir = std::filesystem::path(COMMUNEGW_SOURCE_DIR) / "tests" / "data" / std::string(driver_name);
-  std::vector<std::filesystem::path> inputs;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".txt") inputs.push_back(entry.path());
-  }
-  std::sort(inputs.begin(), inputs.end());
-  std::vector<driver_fixture> fixtures;
-  for (const auto& input : inputs) {
-    driver_fixture fixture;
-    fixture.name = input.stem().string();
-    const auto text = read_whole_file(input);
-    const auto newline = text.find('\n');
-    fixture.topic = text.substr(0, newline);
-    fixture.payload = newline == std::string::npos ? "" : text.substr(newline + 1);
-    std::istringstream expect(read_whole_file(std::filesystem::path(input).replace_extension(".expect")));
-    for (std::string line; std::getline(expect, line);) {
-      if (!line.empty() && line.front() != '#') fixture.expected.push_back(line);
-    }
-    fixtures.push_back(std::move(fixture));
-  }
-  return fixtures;
-}
 
 inline std::vector<std::string> describe_result(const decode_result& result) {
   std::vector<std::string> lines;
@@ -107,7 +67,7 @@ inline std::string joined(const std::vector<std::string>& lines) {
 // of normal and hostile (name starting with 'h') fixtures.
 inline std::pair<int, int> check_driver_fixtures(std::string_view driver_name, driver& instance) {
   int normal = 0, hostile = 0;
-  for (const auto& fixture : load_driver_fixtures(driver_name)) {
+  for (const auto& fixture : load_driver_fixtures(COMMUNEGW_SOURCE_DIR, driver_name)) {
     const auto actual = describe_result(instance.decode(fixture.topic, fixture.payload));
     CAPTURE(fixture.name);
     CHECK_MESSAGE(result_matches(actual, fixture.expected),
