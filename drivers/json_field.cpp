@@ -35,6 +35,8 @@ std::optional<double> parse_number_text(std::string_view text) {
   const std::string copy(text);
   const char first = copy.front();
   if (first != '-' && first != '+' && first != '.' && (first < '0' || first > '9')) return std::nullopt;
+  // strtod also reads hexadecimal ("0x1A"): no device means that by a number.
+  if (copy.find_first_of("xX") != std::string::npos) return std::nullopt;
   char* end = nullptr;
   const double value = std::strtod(copy.c_str(), &end);
   if (end != copy.c_str() + copy.size() || !std::isfinite(value)) return std::nullopt;
