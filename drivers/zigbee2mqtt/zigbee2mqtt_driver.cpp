@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -56,11 +57,16 @@ bool is_command(std::string_view rest) {
 
 // ---- payload --------------------------------------------------------------
 
+// What bridge/devices says about one numeric property of one device.
+struct exposed_property {
+  std::string unit;  // "" when the expose has no unit
+  std::optional<double> min, max;  // value_min / value_max, in the device's unit
+};
+
 // What bridge/devices says about one device.
 struct device_metadata {
   bool is_light = false;
-  // Unit per exposed numeric property, "" when the expose has no unit.
-  std::unordered_map<std::string, std::string> units;
+  std::unordered_map<std::string, exposed_property> properties;
 };
 
 // A payload key with a fixed meaning. An empty default unit means the unit
@@ -108,7 +114,7 @@ class zigbee2mqtt_driver final : public driver {
   // Major version from bridge/info, per base topic; 0 = not seen yet.
   std::unordered_map<std::string, int> bridge_major_version_;
   static constexpr std::size_t max_devices = 10'000;
-  static constexpr std::size_t max_units_per_device = 256;
+  static constexpr std::size_t max_properties_per_device = 256;
 };
 
 // The base topic is the literal part of each configured filter, before its
@@ -296,7 +302,9 @@ decode_result zigbee2mqtt_driver::decode_state(const z2m_topic& where, std::stri
     // else the bridge version does; with neither, say so.
     std::optional<bool> is_lux;
     if (metadata) {
-      if (const auto unit = metadata->units.find("illuminance"); unit != metadata->units.end()) is_lux = unit->second == "lx";
+      if (const auto exposed = metadata->properties.find("illuminance"); exposed != metadata->properties.end()) {
+        is_lux = exposed->second.unit == "lx";
+      }
     }
     if (!is_lux) {
       const auto version = bridge_major_version_.find(std::string(where.base));
@@ -346,7 +354,19 @@ void zigbee2mqtt_driver::decode_key(decoded_message& out, const device_metadata*
   }
   std::optional<std::string_view> exposed_unit;
   if (metadata) {
-    if (const auto unit = metadata->units.find(std::string(key)); unit != metadata->units.end()) exposed_unit = unit->second;
+    if (const auto exposed = metadata->properties.find(std::string(key)); exposed != metadata->properties.end()) {
+      exposed_unit = exposed->second.unit;
+      // The device's own declared range (e.g. a Tuya soil sensor's 0 … 100)
+      // catches garbage the wide catalogue range lets through.
+      const auto& min = exposed->second.min;
+      const auto& max = exposed->second.max;
+      if ((min && number.value < *min) || (max && number.value > *max)) {
+        reject_field(out, reject_reason::out_of_range,
+                     fmt::format("\"{}\" = {} is outside the device's declared range {} … {}", key, number.value,
+                                 min ? fmt::format("{}", *min) : "", max ? fmt::format("{}", *max) : ""));
+        return;
+      }
+    }
   }
 
   if (key == "brightness") {
@@ -389,6 +409,7 @@ std::optional<rejection> zigbee2mqtt_driver::read_exposes(simdjson::ondemand::ar
     if (item.get_object().get(expose)) continue;  // not an object: nothing to learn
     std::string_view type, property, unit;
     bool has_unit = false;
+    std::optional<double> value_min, value_max;
     for (auto field : expose) {
       std::string_view key;
       simdjson::ondemand::value value;
@@ -403,6 +424,9 @@ std::optional<rejection> zigbee2mqtt_driver::read_exposes(simdjson::ondemand::ar
         const auto text = json_field::read_text(value);
         has_unit = text.has_value();
         unit = text.value_or("");
+      } else if (key == "value_min" || key == "value_max") {
+        const auto bound = json_field::read_number(value);
+        if (bound.state == json_field::status::ok) (key == "value_min" ? value_min : value_max) = bound.value;
       } else if (key == "features") {
         simdjson::ondemand::array features;
         if (value.get_array().get(features) == simdjson::SUCCESS) {
@@ -411,8 +435,9 @@ std::optional<rejection> zigbee2mqtt_driver::read_exposes(simdjson::ondemand::ar
       }
     }
     if (type == "light") metadata.is_light = true;
-    if (type == "numeric" && !property.empty() && property.size() <= 64 && metadata.units.size() < max_units_per_device) {
-      metadata.units[std::string(property)] = has_unit ? std::string(unit.substr(0, 16)) : std::string();
+    if (type == "numeric" && !property.empty() && property.size() <= 64 &&
+        metadata.properties.size() < max_properties_per_device) {
+      metadata.properties[std::string(property)] = {has_unit ? std::string(unit.substr(0, 16)) : std::string(), value_min, value_max};
     }
   }
   return std::nullopt;
