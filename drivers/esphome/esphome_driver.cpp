@@ -30,7 +30,8 @@ constexpr std::array options{
                   "binary_sensor and switch ids may map to lamp_on or switch_on (no unit).",
                   {}, &check_esphome_sensor_mapping},
     driver_option{"discovery_prefix", driver_option_kind::text, "\"homeassistant\"",
-                  "Topic prefix of Home Assistant discovery messages (ESPHome's mqtt.discovery_prefix)."},
+                  "Topic prefix of Home Assistant discovery messages (ESPHome's mqtt.discovery_prefix).", {},
+                  &check_esphome_discovery_prefix},
     driver_option{"device_kind", driver_option_kind::choice, "\"environment\"",
                   "Device kind recorded for every ESPHome node. With streetlight, switch states are stored as "
                   "lamp_on instead of switch_on.",
@@ -344,6 +345,13 @@ decode_result esphome_driver::decode_light(decoded_message out, std::string_view
 std::string check_esphome_sensor_mapping(std::string_view item) {
   const auto parsed = parse_mapping(item);
   if (const auto* error = std::get_if<std::string>(&parsed)) return *error;
+  return {};
+}
+
+std::string check_esphome_discovery_prefix(std::string_view prefix) {
+  if (prefix.empty() || prefix.front() == '/' || prefix.back() == '/' || prefix.find_first_of("+#") != std::string_view::npos) {
+    return fmt::format("\"{}\" must be a topic prefix: not empty, no '+' or '#', no leading or trailing '/'", prefix);
+  }
   return {};
 }
 

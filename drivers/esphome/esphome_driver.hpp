@@ -22,4 +22,7 @@ std::unique_ptr<driver> make_esphome_driver(const driver_settings& settings);
 // The check behind each driver.esphome.sensors item: "" when usable.
 std::string check_esphome_sensor_mapping(std::string_view item);
 
+// The check behind driver.esphome.discovery_prefix: "" when usable.
+std::string check_esphome_discovery_prefix(std::string_view prefix);
+
 }  // namespace communegw

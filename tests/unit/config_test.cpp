@@ -141,6 +141,9 @@ TEST_CASE("driver options are validated by the same table, with file:line: key: 
   CHECK(error_of(minimal + "[driver.esphome]\nsensors = [\n  \"soil = soil_moisture %\",\n  \"t = temperature furlong\",\n]\n") ==
         "/etc/communegw/test.toml:8: driver.esphome.sensors: \"t = temperature furlong\": unit \"furlong\" cannot be "
         "converted to °C");
+  CHECK(error_of(minimal + "[driver.esphome]\ndiscovery_prefix = \"\"\n") ==
+        "/etc/communegw/test.toml:6: driver.esphome.discovery_prefix: \"\" must be a topic prefix: not empty, no '+' "
+        "or '#', no leading or trailing '/'");
   const auto cfg = parse_config(minimal + "[driver.zigbee2mqtt]\nenabled = true\ndevice_kind = \"streetlight\"\n", "/x.toml");
   const auto z2m = std::find_if(cfg.drivers.begin(), cfg.drivers.end(), [](const auto& d) { return d.name == "zigbee2mqtt"; });
   REQUIRE(z2m != cfg.drivers.end());
