@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "gateway/config/config.hpp"
@@ -25,6 +26,22 @@ class driver {
   virtual decode_result decode(std::string_view topic, std::string_view payload) = 0;
 };
 
+// An option of one driver, under [driver.<name>]. Declared by the driver in
+// its descriptor; the config option table takes it in, so validation, the
+// example config and `describe config` cover it like every other key.
+enum class driver_option_kind { text, choice, text_list };
+
+struct driver_option {
+  std::string_view key;           // e.g. "device_kind"
+  driver_option_kind kind;
+  std::string_view default_text;  // TOML literal
+  std::string_view description;
+  std::span<const std::string_view> choices = {};  // for choice
+  // Checks one text value or one list item at start-up; returns an error
+  // message (shown as file:line: key: message) or an empty string when valid.
+  std::string (*check)(std::string_view value) = nullptr;
+};
+
 // How a driver declares itself: one value, listed by hand in drivers/registry.cpp.
 struct driver_descriptor {
   std::string_view name;     // config section [driver.<name>]
@@ -32,6 +49,7 @@ struct driver_descriptor {
   std::span<const std::string_view> default_topics;  // MQTT topic filters
   bool enabled_by_default;
   std::unique_ptr<driver> (*make)(const driver_settings& settings);
+  std::span<const driver_option> options = {};
 };
 
 }  // namespace communegw

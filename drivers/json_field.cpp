@@ -35,6 +35,8 @@ std::optional<double> parse_number_text(std::string_view text) {
   const std::string copy(text);
   const char first = copy.front();
   if (first != '-' && first != '+' && first != '.' && (first < '0' || first > '9')) return std::nullopt;
+  // strtod also reads hexadecimal ("0x1A"): no device means that by a number.
+  if (copy.find_first_of("xX") != std::string::npos) return std::nullopt;
   char* end = nullptr;
   const double value = std::strtod(copy.c_str(), &end);
   if (end != copy.c_str() + copy.size() || !std::isfinite(value)) return std::nullopt;
@@ -133,6 +135,39 @@ bool is_json_non_object(simdjson::ondemand::document& doc) {
     }
     default: return false;
   }
+}
+
+std::optional<rejection> open_object(simdjson::ondemand::parser& parser, padded_buffer& buffer, std::string_view payload,
+                                     simdjson::ondemand::document& doc, simdjson::ondemand::object& object) {
+  if (!simdjson::validate_utf8(payload.data(), payload.size())) {
+    return rejection{reject_reason::binary_payload, "payload is not UTF-8 text"};
+  }
+  if (const auto error = parser.iterate(buffer.wrap(payload)).get(doc)) {
+    return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
+  }
+  if (const auto error = doc.get_object().get(object)) {
+    if (error == simdjson::INCORRECT_TYPE && is_json_non_object(doc)) {
+      return rejection{reject_reason::wrong_type, "payload must be a JSON object"};
+    }
+    return rejection{reject_reason::malformed_json,
+                     error == simdjson::INCORRECT_TYPE ? "payload is not JSON" : simdjson::error_message(error)};
+  }
+  return std::nullopt;
+}
+
+std::optional<rejection> check_nothing_follows(simdjson::ondemand::document& doc) {
+  // simdjson 3.0 has no at_end(); a location inside the buffer means more tokens.
+  const char* trailing = nullptr;
+  if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
+    return rejection{reject_reason::malformed_json, "trailing content after the JSON object"};
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> read_text(simdjson::ondemand::value value) {
+  std::string_view text;
+  if (value.get_string().get(text)) return std::nullopt;
+  return text;
 }
 
 simdjson::padded_string_view padded_buffer::wrap(std::string_view payload) {

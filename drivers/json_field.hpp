@@ -12,6 +12,8 @@
 
 #include <simdjson.h>
 
+#include "gateway/model/record.hpp"
+
 namespace communegw::json_field {
 
 enum class status { ok, unknown, wrong_type };
@@ -41,6 +43,21 @@ std::optional<std::int64_t> read_timestamp_ms(simdjson::ondemand::value value);
 // valid JSON of another type (array, number, string...), false when it is not
 // JSON at all. Tells wrong_type from malformed_json.
 bool is_json_non_object(simdjson::ondemand::document& doc);
+
+class padded_buffer;
+
+// Starts reading `payload` as one JSON object: checks UTF-8, parses, checks
+// the type. On failure returns the rejection (binary_payload, malformed_json
+// or wrong_type) and leaves `object` unusable.
+std::optional<rejection> open_object(simdjson::ondemand::parser& parser, padded_buffer& buffer, std::string_view payload,
+                                     simdjson::ondemand::document& doc, simdjson::ondemand::object& object);
+
+// After the whole object was read: malformed_json when anything but
+// whitespace follows it (On-Demand parses lazily and would not notice).
+std::optional<rejection> check_nothing_follows(simdjson::ondemand::document& doc);
+
+// The text of a JSON string value, or nullopt for any other type.
+std::optional<std::string_view> read_text(simdjson::ondemand::value value);
 
 // Copies a payload into a buffer with the tail padding simdjson requires.
 // One per driver instance; reused between messages to avoid allocation.

@@ -2,7 +2,10 @@
 
 #include <array>
 
+#include "drivers/esphome/esphome_driver.hpp"
 #include "drivers/native/native_driver.hpp"
+#include "drivers/tasmota/tasmota_driver.hpp"
+#include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
 
 namespace communegw {
 namespace {
@@ -11,6 +14,9 @@ namespace {
 // and its order are visible here and nowhere else.
 const std::array drivers{
     native_driver_descriptor,
+    zigbee2mqtt_driver_descriptor,
+    tasmota_driver_descriptor,
+    esphome_driver_descriptor,
 };
 
 }  // namespace

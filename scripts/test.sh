@@ -5,10 +5,11 @@
 #      SQLite files, real TLS, the real communegw binary),
 #   3. builds the same tests with AddressSanitizer + UndefinedBehaviorSanitizer
 #      and runs them again,
-#   4. fuzzes every decoder with libFuzzer (clang, ASan + UBSan) for a minute
-#      each, starting from the seed payloads in tests/data/.
+#   4. fuzzes every decoder with libFuzzer (clang, ASan + UBSan), a minute for
+#      the native driver and 30 s for each device driver, starting from the
+#      seed payloads in tests/data/.
 # Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer and fuzzing passes)
-# FUZZ_SECONDS (default 60) sets the time per fuzz target.
+# FUZZ_SECONDS sets the time per fuzz target (default: 60 s native, 30 s others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -36,16 +37,17 @@ if [[ "${1:-}" != "--fast" ]]; then
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCOMMUNEGW_SANITIZE=ON -DCOMMUNEGW_BUILD_BENCH=OFF
 
-  echo "== fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+  echo "== fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s for the native driver, ${FUZZ_SECONDS:-30} s for each other)"
   cmake -S "$root" -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCOMMUNEGW_BUILD_FUZZ=ON -DCOMMUNEGW_BUILD_TESTS=OFF -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
-  for target in native_driver_fuzz; do
+  for target in native_driver_fuzz zigbee2mqtt_driver_fuzz tasmota_driver_fuzz esphome_driver_fuzz; do
+    if [[ $target == native_driver_fuzz ]]; then seconds=${FUZZ_SECONDS:-60}; else seconds=${FUZZ_SECONDS:-30}; fi
     ninja -C build-fuzz -j"$jobs" "$target"
     seeds="tests/data/${target%_driver_fuzz}"
     mkdir -p "build-fuzz/corpus/$target"
     # A crash makes libFuzzer exit non-zero (and set -e stops the run); the
     # crashing input is written to build-fuzz/ for reproduction.
-    "build-fuzz/tests/fuzz/$target" -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1 \
+    "build-fuzz/tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 \
       -artifact_prefix=build-fuzz/ "build-fuzz/corpus/$target" "$seeds" 2>&1 | tail -3
   done
 fi

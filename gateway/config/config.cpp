@@ -32,6 +32,7 @@ struct option_spec {
   std::vector<std::string> choices;
   std::uint64_t min = 0;      // integer value, duration in ms, size in bytes
   std::uint64_t max = UINT64_MAX;
+  std::string (*check)(std::string_view value) = nullptr;  // extra check of a text value or list item
 };
 
 using option_value = std::variant<std::string, std::int64_t, bool, std::chrono::milliseconds, std::uint64_t,
@@ -204,6 +205,16 @@ std::vector<option_spec> build_option_table() {
                        fmt::format("Enable the {} driver: {}", driver.name, driver.summary)});
     options.push_back({fmt::format("driver.{}.topics", driver.name), value_kind::string_list, topics,
                        "MQTT topic filters this driver subscribes to (QoS 1)."});
+    for (const auto& option : driver.options) {
+      option_spec spec{fmt::format("driver.{}.{}", driver.name, option.key),
+                       option.kind == driver_option_kind::text_list ? value_kind::string_list
+                       : option.kind == driver_option_kind::choice  ? value_kind::choice
+                                                                    : value_kind::string,
+                       std::string(option.default_text), std::string(option.description)};
+      for (const auto choice : option.choices) spec.choices.emplace_back(choice);
+      spec.check = option.check;
+      options.push_back(std::move(spec));
+    }
   }
   return options;
 }
@@ -240,8 +251,14 @@ option_value validate(const option_spec& spec, const toml::node& node, const std
       fail(file, node, key, fmt::format("{} is out of range ({})", shown, range_text(spec)));
     }
   };
+  auto checked = [&](const toml::node& where, std::string text) {
+    if (spec.check) {
+      if (const auto problem = spec.check(text); !problem.empty()) fail(file, where, key, problem);
+    }
+    return text;
+  };
   switch (spec.kind) {
-    case value_kind::string:
+    case value_kind::string: return checked(node, need_string());
     case value_kind::path: return need_string();
     case value_kind::identifier: {
       auto text = need_string();
@@ -297,7 +314,7 @@ option_value validate(const option_spec& spec, const toml::node& node, const std
       for (const auto& item : *array) {
         const auto* text = item.as_string();
         if (!text || text->get().empty()) fail(file, item, key, "expected non-empty strings");
-        items.push_back(text->get());
+        items.push_back(checked(item, text->get()));
       }
       return items;
     }
@@ -500,6 +517,14 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
     settings.name = std::string(driver.name);
     settings.enabled = std::get<bool>(parsed.values.at(fmt::format("driver.{}.enabled", driver.name)));
     settings.topics = std::get<std::vector<std::string>>(parsed.values.at(fmt::format("driver.{}.topics", driver.name)));
+    for (const auto& option : driver.options) {
+      const auto& value = parsed.values.at(fmt::format("driver.{}.{}", driver.name, option.key));
+      if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+        settings.lists.emplace(std::string(option.key), *list);
+      } else {
+        settings.texts.emplace(std::string(option.key), std::get<std::string>(value));
+      }
+    }
     cfg.drivers.push_back(std::move(settings));
   }
   return cfg;

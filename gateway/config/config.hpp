@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -96,6 +98,11 @@ struct driver_settings {
   std::string name;
   bool enabled = true;
   std::vector<std::string> topics;
+  // The driver's own options (declared in its descriptor), by key without the
+  // "driver.<name>." prefix, already validated. Text and choice options are in
+  // `texts`, lists in `lists`; every declared option is present (default or set).
+  std::map<std::string, std::string, std::less<>> texts;
+  std::map<std::string, std::vector<std::string>, std::less<>> lists;
 };
 
 struct config {

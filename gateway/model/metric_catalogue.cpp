@@ -28,6 +28,24 @@ constexpr std::array metrics{
     metric_info{"noise_level", "dB(A)", 20, 140, "A-weighted sound pressure level."},
     metric_info{"rainfall", "mm", 0, 500, "Rainfall since the previous report."},
     metric_info{"water_level", "m", -10, 50, "Water level relative to the station's gauge datum."},
+    metric_info{"pm1", "µg/m³", 0, 2000, "Ultrafine particulate matter, PM1.0 mass concentration."},
+    metric_info{"pressure", "hPa", 300, 1100, "Air pressure at the sensor (station pressure, not reduced to sea level)."},
+    metric_info{"co2", "ppm", 0, 40000, "Carbon dioxide concentration."},
+    metric_info{"voc", "ppb", 0, 60000, "Total volatile organic compounds."},
+    metric_info{"illuminance", "lx", 0, 200000, "Illuminance (daylight sensors, lamp light sensors)."},
+    metric_info{"soil_moisture", "%", 0, 100, "Volumetric soil moisture."},
+    // Mains and appliance power (smart plugs, relay boards, energy meters)
+    metric_info{"switch_on", "bool", 0, 1, "Relay or switch output on (1) or off (0); a lamp uses lamp_on."},
+    metric_info{"voltage", "V", 0, 500, "Supply or mains voltage (battery voltage is battery_voltage)."},
+    metric_info{"current", "A", 0, 100, "Load current."},
+    metric_info{"power", "W", 0, 25000, "Active power drawn by the load."},
+    metric_info{"energy", "kWh", 0, 10000000, "Energy counter total since the meter was reset."},
+    // Device health
+    metric_info{"link_quality", "lqi", 0, 255, "Zigbee link quality indicator of the last message."},
+    metric_info{"rssi", "dBm", -130, 0, "Received radio signal strength."},
+    metric_info{"wifi_quality", "%", 0, 100, "Wi-Fi signal quality as the device rates it (Tasmota RSSI %)."},
+    metric_info{"uptime", "s", 0, 3200000000, "Time since the device last restarted."},
+    metric_info{"free_heap", "B", 0, 1000000000, "Free heap memory on the device's microcontroller."},
 };
 
 }  // namespace

@@ -267,6 +267,16 @@ bool publisher::publish(const std::string& topic, const std::string& payload, st
   }
 }
 
+bool publisher::publish_retained(const std::string& topic, const std::string& payload) {
+  try {
+    if (!client_->is_connected() && !reconnect()) return false;
+    auto token = client_->publish(topic, payload.data(), payload.size(), 1, true);
+    return token->wait_for(std::chrono::seconds(5)) && token->get_return_code() == 0;
+  } catch (const mqtt::exception&) {
+    return false;
+  }
+}
+
 std::int64_t store_count(const std::filesystem::path& db, const std::string& sql) {
   sqlite3* raw = nullptr;
   if (sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {

@@ -110,6 +110,8 @@ class publisher {
   ~publisher();
   // True once the broker acknowledged it.
   bool publish(const std::string& topic, const std::string& payload, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // The same with the MQTT retain flag: the broker keeps it for later subscribers.
+  bool publish_retained(const std::string& topic, const std::string& payload);
   bool reconnect();
 
  private:

@@ -150,3 +150,22 @@ TEST_CASE("the example config in the repository is the generated one, and it loa
 TEST_CASE("docs/metrics.md is the generated metric catalogue") {
   CHECK(read("docs/metrics.md") == metric_catalogue_markdown());
 }
+
+TEST_CASE("driver options are validated by the same table, with file:line: key: message") {
+  CHECK(error_of(minimal + "[driver.zigbee2mqtt]\ndevice_kind = \"tractor\"\n") ==
+        "/etc/communegw/test.toml:6: driver.zigbee2mqtt.device_kind: \"tractor\" is not one of: environment, streetlight");
+  CHECK(error_of(minimal + "[driver.tasmota]\nfull_topic = \"%topic%/tele/\"\n") ==
+        "/etc/communegw/test.toml:6: driver.tasmota.full_topic: \"%topic%/tele\" must hold %prefix% once and one of "
+        "%topic%, %hostname%, %id% once");
+  CHECK(error_of(minimal + "[driver.esphome]\nsensors = [\n  \"soil = soil_moisture %\",\n  \"t = temperature furlong\",\n]\n") ==
+        "/etc/communegw/test.toml:8: driver.esphome.sensors: \"t = temperature furlong\": unit \"furlong\" cannot be "
+        "converted to °C");
+  CHECK(error_of(minimal + "[driver.esphome]\ndiscovery_prefix = \"\"\n") ==
+        "/etc/communegw/test.toml:6: driver.esphome.discovery_prefix: \"\" must be a topic prefix: not empty, no '+' "
+        "or '#', no leading or trailing '/'");
+  const auto cfg = parse_config(minimal + "[driver.zigbee2mqtt]\nenabled = true\ndevice_kind = \"streetlight\"\n", "/x.toml");
+  const auto z2m = std::find_if(cfg.drivers.begin(), cfg.drivers.end(), [](const auto& d) { return d.name == "zigbee2mqtt"; });
+  REQUIRE(z2m != cfg.drivers.end());
+  CHECK(z2m->enabled);
+  CHECK(z2m->texts.at("device_kind") == "streetlight");
+}

@@ -1,0 +1,381 @@
+// Tasmota driver. Reads in the order every driver file uses:
+// descriptor, topic parsing, payload decoding, factory.
+#include "drivers/tasmota/tasmota_driver.hpp"
+
+#include <array>
+#include <vector>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "drivers/availability_word.hpp"
+#include "drivers/device_name.hpp"
+#include "drivers/json_field.hpp"
+#include "drivers/readings.hpp"
+#include "drivers/units.hpp"
+
+namespace communegw {
+namespace {
+
+constexpr std::array<std::string_view, 1> default_topics{"tele/+/+"};
+
+constexpr std::array<std::string_view, 2> kind_choices{"environment", "streetlight"};
+constexpr std::array options{
+    driver_option{"full_topic", driver_option_kind::text, "\"%prefix%/%topic%/\"",
+                  "The devices' FullTopic setting: levels separated by '/', with %prefix% and one of %topic%, "
+                  "%hostname% or %id% as whole levels, other levels literal. Change driver.tasmota.topics to "
+                  "match, e.g. \"%topic%/%prefix%/\" with topics = [\"+/tele/+\"].",
+                  {}, &check_tasmota_full_topic},
+    driver_option{"device_kind", driver_option_kind::choice, "\"environment\"",
+                  "Device kind recorded for every Tasmota device. With streetlight, relay state POWER/POWER1 is "
+                  "stored as lamp_on instead of switch_on.",
+                  kind_choices},
+};
+
+// ---- topic ----------------------------------------------------------------
+
+std::vector<std::string_view> split_levels(std::string_view text) {
+  std::vector<std::string_view> levels;
+  std::size_t start = 0;
+  while (true) {
+    const auto slash = text.find('/', start);
+    levels.push_back(text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return levels;
+}
+
+bool is_device_token(std::string_view level) { return level == "%topic%" || level == "%hostname%" || level == "%id%"; }
+
+enum class tasmota_message { sensor, state, last_will, ignored };
+
+struct tasmota_topic {
+  tasmota_message type;
+  std::string_view device;
+};
+
+// ---- payload --------------------------------------------------------------
+
+// A key inside a sensor block ("BME280": {"Temperature": …}) with a fixed meaning.
+enum class unit_source { fixed, temperature_unit, pressure_unit };
+struct sensor_key {
+  std::string_view key;
+  std::string_view metric;
+  unit_source source;
+  std::string_view unit;  // for unit_source::fixed
+};
+constexpr std::array sensor_keys{
+    sensor_key{"Temperature", "temperature", unit_source::temperature_unit, ""},
+    sensor_key{"Humidity", "humidity", unit_source::fixed, "%"},
+    sensor_key{"Pressure", "pressure", unit_source::pressure_unit, ""},
+    sensor_key{"PM1", "pm1", unit_source::fixed, "µg/m³"},
+    sensor_key{"PM2.5", "pm2_5", unit_source::fixed, "µg/m³"},
+    sensor_key{"PM10", "pm10", unit_source::fixed, "µg/m³"},
+    sensor_key{"CarbonDioxide", "co2", unit_source::fixed, "ppm"},
+    sensor_key{"eCO2", "co2", unit_source::fixed, "ppm"},
+    sensor_key{"TVOC", "voc", unit_source::fixed, "ppb"},
+    sensor_key{"Illuminance", "illuminance", unit_source::fixed, "lx"},
+    sensor_key{"Moisture", "soil_moisture", unit_source::fixed, "%"},
+};
+// The ENERGY block of power-monitoring plugs (HLW8012, BL0937, PZEM...).
+constexpr std::array energy_keys{
+    sensor_key{"Total", "energy", unit_source::fixed, "kWh"},
+    sensor_key{"Power", "power", unit_source::fixed, "W"},
+    sensor_key{"Voltage", "voltage", unit_source::fixed, "V"},
+    sensor_key{"Current", "current", unit_source::fixed, "A"},
+};
+
+// Which sensor gave each metric so far in this message.
+struct metric_origin {
+  const metric_info* metric;
+  std::string_view sensor;
+};
+
+class tasmota_driver final : public driver {
+ public:
+  explicit tasmota_driver(const driver_settings& settings);
+  decode_result decode(std::string_view topic, std::string_view payload) override;
+
+ private:
+  std::variant<tasmota_topic, rejection> parse_topic(std::string_view topic) const;
+  decode_result decode_sensor(decoded_message out, std::string_view payload);
+  decode_result decode_state(decoded_message out, std::string_view payload);
+  void decode_sensor_block(decoded_message& out, std::string_view sensor, simdjson::ondemand::object block,
+                           std::string_view temperature_unit, std::string_view pressure_unit,
+                           std::vector<metric_origin>& origins);
+  const metric_info& on_off_metric() const { return *find_metric(kind_ == device_kind::streetlight ? "lamp_on" : "switch_on"); }
+
+  std::vector<std::string> full_topic_levels_;
+  device_kind kind_ = device_kind::environment;
+  simdjson::ondemand::parser parser_;
+  json_field::padded_buffer buffer_;
+};
+
+tasmota_driver::tasmota_driver(const driver_settings& settings) {
+  std::string_view full_topic = "%prefix%/%topic%/";
+  if (const auto it = settings.texts.find("full_topic"); it != settings.texts.end()) full_topic = it->second;
+  while (!full_topic.empty() && full_topic.back() == '/') full_topic.remove_suffix(1);
+  for (const auto level : split_levels(full_topic)) full_topic_levels_.emplace_back(level);
+  if (const auto it = settings.texts.find("device_kind"); it != settings.texts.end() && it->second == "streetlight") {
+    kind_ = device_kind::streetlight;
+  }
+}
+
+std::variant<tasmota_topic, rejection> tasmota_driver::parse_topic(std::string_view topic) const {
+  const auto levels = split_levels(topic);
+  if (levels.size() != full_topic_levels_.size() + 1) {
+    return rejection{reject_reason::unknown_topic, "topic does not have the levels of driver.tasmota.full_topic plus one"};
+  }
+  tasmota_topic parsed{tasmota_message::ignored, {}};
+  for (std::size_t i = 0; i < full_topic_levels_.size(); ++i) {
+    const auto& pattern = full_topic_levels_[i];
+    if (pattern == "%prefix%") {
+      // stat/ and cmnd/ carry command results and commands, not telemetry.
+      if (levels[i] != "tele") return rejection{reject_reason::unknown_topic, "only the tele prefix carries telemetry"};
+    } else if (is_device_token(pattern)) {
+      parsed.device = levels[i];
+    } else if (levels[i] != pattern) {
+      return rejection{reject_reason::unknown_topic, fmt::format("level {} must be \"{}\" (driver.tasmota.full_topic)", i + 1, pattern)};
+    }
+  }
+  const auto suffix = levels.back();
+  parsed.type = suffix == "SENSOR"  ? tasmota_message::sensor
+                : suffix == "STATE" ? tasmota_message::state
+                : suffix == "LWT"   ? tasmota_message::last_will
+                                    : tasmota_message::ignored;
+  return parsed;
+}
+
+decode_result tasmota_driver::decode(std::string_view topic, std::string_view payload) {
+  auto parsed = parse_topic(topic);
+  if (auto* error = std::get_if<rejection>(&parsed)) return std::move(*error);
+  const auto& where = std::get<tasmota_topic>(parsed);
+  if (where.type == tasmota_message::ignored) return decoded_message{};
+
+  decoded_message out;
+  const auto id = normalise_device_id("tasmota/", where.device);
+  if (!id) return rejection{reject_reason::unknown_topic, "device topic is empty, not UTF-8 or holds control characters"};
+  out.device_id = *id;
+  out.kind = kind_;
+  switch (where.type) {
+    case tasmota_message::last_will: {
+      const auto state = parse_availability_word(payload);
+      if (!state) {
+        return rejection{reject_reason::unknown_value,
+                         fmt::format("LWT must be Online or Offline, not \"{}\"", payload.substr(0, 32))};
+      }
+      out.reported_availability = state;
+      return out;
+    }
+    case tasmota_message::sensor: return decode_sensor(std::move(out), payload);
+    case tasmota_message::state: return decode_state(std::move(out), payload);
+    case tasmota_message::ignored: break;
+  }
+  return decoded_message{};
+}
+
+// "Time" is the device's local time without an offset, and reads 1970-01-01
+// until NTP has synchronised. The zone is in the device's own settings, not in
+// the payload, so the value cannot be turned into an instant: it is not used
+// as device time. The gateway's receive time stands for the reading.
+decode_result tasmota_driver::decode_sensor(decoded_message out, std::string_view payload) {
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (auto error = json_field::open_object(parser_, buffer_, payload, doc, object)) return std::move(*error);
+
+  // Units are announced next to the readings, usually after them: read them
+  // first. Copied (short strings, no allocation): rewinding reuses the
+  // parser's string buffer that unescaped strings point into.
+  std::string temperature_unit = "C", pressure_unit = "hPa";
+  for (auto field : object) {
+    std::string_view key;
+    simdjson::ondemand::value value;
+    if (const auto error = field.unescaped_key().get(key)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
+    if (const auto error = field.value().get(value)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
+    if (key == "TempUnit" || key == "PressureUnit") {
+      const auto text = json_field::read_text(value);
+      if (!text) return rejection{reject_reason::wrong_type, fmt::format("\"{}\" must be a string", key)};
+      (key == "TempUnit" ? temperature_unit : pressure_unit) = text->substr(0, 15);
+    }
+  }
+  if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
+  doc.rewind();
+  if (doc.get_object().get(object)) return rejection{reject_reason::malformed_json, "payload changed between passes"};
+
+  std::vector<metric_origin> origins;
+  for (auto field : object) {
+    std::string_view key;
+    simdjson::ondemand::value value;
+    if (field.unescaped_key().get(key) || field.value().get(value)) return rejection{reject_reason::malformed_json, "bad member"};
+    simdjson::ondemand::object block;
+    if (value.get_object().get(block) != simdjson::SUCCESS) continue;  // Time, units, scalars of other features
+    if (key == "ESP32") continue;  // the chip's own temperature, not the air's
+    decode_sensor_block(out, key, block, temperature_unit, pressure_unit, origins);
+  }
+  return out;
+}
+
+void tasmota_driver::decode_sensor_block(decoded_message& out, std::string_view sensor, simdjson::ondemand::object block,
+                                         std::string_view temperature_unit, std::string_view pressure_unit,
+                                         std::vector<metric_origin>& origins) {
+  const bool is_energy = sensor == "ENERGY";
+  // DS18B20, DS18S20, DS1822 …, numbered "DS18B20-2" when there are several.
+  const bool is_ds18 = sensor.substr(0, 4) == "DS18";
+  for (auto field : block) {
+    std::string_view key;
+    simdjson::ondemand::value value;
+    if (field.unescaped_key().get(key) || field.value().get(value)) {
+      reject_field(out, reject_reason::malformed_json, fmt::format("\"{}\": bad member", sensor));
+      return;
+    }
+    const sensor_key* mapping = nullptr;
+    if (is_energy) {
+      for (const auto& candidate : energy_keys) {
+        if (candidate.key == key) mapping = &candidate;
+      }
+    } else {
+      for (const auto& candidate : sensor_keys) {
+        if (candidate.key == key) mapping = &candidate;
+      }
+    }
+    if (!mapping) continue;  // DewPoint, SeaPressure, CF2.5, PB0.3, Id, A0 …: not canonical metrics
+    const auto field_name = fmt::format("{}.{}", sensor, key);
+    simdjson::ondemand::json_type type;
+    if (value.type().get(type) == simdjson::SUCCESS && type == simdjson::ondemand::json_type::array) {
+      reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\": per-phase arrays are not supported", field_name));
+      continue;
+    }
+    const auto number = json_field::read_number(value);
+    if (number.state == json_field::status::unknown) continue;
+    if (number.state == json_field::status::wrong_type) {
+      reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not a number", field_name));
+      continue;
+    }
+    const metric_info& metric = *find_metric(mapping->metric);
+    const auto unit = mapping->source == unit_source::temperature_unit ? temperature_unit
+                      : mapping->source == unit_source::pressure_unit  ? pressure_unit
+                                                                       : mapping->unit;
+    const auto converted = to_canonical_unit(metric, unit, number.value);
+    if (!converted) {
+      reject_field(out, reject_reason::unknown_value,
+                   fmt::format("\"{}\": unit \"{}\" cannot be converted to {}", field_name, unit.substr(0, 16), metric.unit));
+      continue;
+    }
+    if (is_ds18 && mapping->metric == "temperature" && (*converted == 85.0 || *converted == -127.0)) {
+      // 85 °C is the DS18B20 power-on reset value (read before a conversion
+      // finished); -127 °C is what the library returns for a lost sensor.
+      reject_field(out, reject_reason::out_of_range,
+                   fmt::format("\"{}\" = {} °C is the DS18x20 {} value, not a measurement", field_name, *converted,
+                               *converted == 85.0 ? "power-on reset" : "sensor lost"));
+      continue;
+    }
+    // A reading has no sensor name: with two sensors measuring one metric,
+    // the first in the message is kept and the second said so.
+    const metric_origin* earlier = nullptr;
+    for (const auto& origin : origins) {
+      if (origin.metric == &metric) earlier = &origin;
+    }
+    if (earlier) {
+      reject_field(out, reject_reason::unknown_value,
+                   fmt::format("\"{}\": {} already read from {} in this message; one sensor per metric is kept",
+                               field_name, metric.name, earlier->sensor));
+      continue;
+    }
+    const auto before = out.readings.size();
+    add_reading(out, metric, *converted, field_name);
+    if (out.readings.size() > before) origins.push_back({&metric, sensor});
+  }
+}
+
+decode_result tasmota_driver::decode_state(decoded_message out, std::string_view payload) {
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (auto error = json_field::open_object(parser_, buffer_, payload, doc, object)) return std::move(*error);
+  auto number_field = [&](std::string_view name, simdjson::ondemand::value value) -> std::optional<double> {
+    const auto number = json_field::read_number(value);
+    if (number.state == json_field::status::wrong_type) {
+      reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not a number", name));
+    }
+    if (number.state != json_field::status::ok) return std::nullopt;
+    return number.value;
+  };
+  bool relay_seen = false;
+  for (auto field : object) {
+    std::string_view key;
+    simdjson::ondemand::value value;
+    if (const auto error = field.unescaped_key().get(key)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
+    if (const auto error = field.value().get(value)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
+    if (key == "UptimeSec") {
+      if (const auto seconds = number_field(key, value)) add_reading(out, *find_metric("uptime"), *seconds, key);
+    } else if (key == "Heap") {
+      // Tasmota reports free heap in kB.
+      if (const auto kilobytes = number_field(key, value)) add_reading(out, *find_metric("free_heap"), *kilobytes * 1024.0, key);
+    } else if (key == "Dimmer") {
+      if (const auto level = number_field(key, value)) add_reading(out, *find_metric("dim_level"), *level, key);
+    } else if ((key == "POWER" || key == "POWER1") && !relay_seen) {
+      // POWER2 … POWER8 (multi-relay boards) have no place in a reading
+      // without a channel, so only the first relay is recorded.
+      relay_seen = true;
+      const auto state = json_field::read_switch(value);
+      if (state.state == json_field::status::ok) add_reading(out, on_off_metric(), state.value, key);
+      else if (state.state == json_field::status::wrong_type) reject_field(out, reject_reason::unknown_value, fmt::format("\"{}\" is not ON or OFF", key));
+    } else if (key == "Wifi") {
+      simdjson::ondemand::object wifi;
+      if (value.get_object().get(wifi)) {
+        reject_field(out, reject_reason::wrong_type, "\"Wifi\" must be an object");
+        continue;
+      }
+      for (auto item : wifi) {
+        std::string_view wifi_key;
+        simdjson::ondemand::value wifi_value;
+        if (item.unescaped_key().get(wifi_key) || item.value().get(wifi_value)) {
+          return rejection{reject_reason::malformed_json, "bad \"Wifi\" member"};
+        }
+        // RSSI is Tasmota's 0–100 % quality rating; Signal is the dBm value.
+        if (wifi_key == "RSSI") {
+          if (const auto quality = number_field("Wifi.RSSI", wifi_value)) add_reading(out, *find_metric("wifi_quality"), *quality, "Wifi.RSSI");
+        } else if (wifi_key == "Signal") {
+          if (const auto dbm = number_field("Wifi.Signal", wifi_value)) add_reading(out, *find_metric("rssi"), *dbm, "Wifi.Signal");
+        }
+      }
+    }
+  }
+  if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
+  return out;
+}
+
+// ---- factory ----------------------------------------------------------------
+
+}  // namespace
+
+std::string check_tasmota_full_topic(std::string_view full_topic) {
+  while (!full_topic.empty() && full_topic.back() == '/') full_topic.remove_suffix(1);
+  int prefixes = 0, devices = 0;
+  for (const auto level : split_levels(full_topic)) {
+    if (level == "%prefix%") ++prefixes;
+    else if (is_device_token(level)) ++devices;
+    else if (level.empty() || level.find_first_of("+#%") != std::string_view::npos) {
+      return fmt::format("\"{}\": level \"{}\" must be %prefix%, %topic%, %hostname%, %id% or a plain word", full_topic, level);
+    }
+  }
+  if (prefixes != 1 || devices != 1) {
+    return fmt::format("\"{}\" must hold %prefix% once and one of %topic%, %hostname%, %id% once", full_topic);
+  }
+  return {};
+}
+
+std::unique_ptr<driver> make_tasmota_driver(const driver_settings& settings) {
+  return std::make_unique<tasmota_driver>(settings);
+}
+
+const driver_descriptor tasmota_driver_descriptor{
+    "tasmota",
+    "Wi-Fi plugs, relays and sensor boards running Tasmota (tele/ SENSOR, STATE and LWT)",
+    default_topics,
+    false,
+    &make_tasmota_driver,
+    options,
+};
+
+}  // namespace communegw

@@ -1,0 +1,80 @@
+#pragma once
+// Table-driven driver tests from tests/data/<driver>/: each <name>.txt holds
+// "<topic>\n<payload>" (the same files seed the fuzzers), each <name>.expect
+// the decoded result as lines:
+//   device <id> | kind <kind> | time <unix ms> | seq <n> | availability <state>
+//   reading <metric> <value, %.6g> | event <kind> <severity> <attributes>
+//   field <reason> <detail prefix> | rejected <reason> [<detail prefix>] | ignored
+// Fixtures run in file-name order through one driver instance, because some
+// messages teach the driver something (bridge/devices, discovery configs).
+// Lines compare as a multiset; "field" and "rejected" lines match by prefix.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "drivers/driver.hpp"
+#include "tests/support/fixture_files.hpp"
+
+namespace communegw::test {
+
+inline std::vector<std::string> describe_result(const decode_result& result) {
+  std::vector<std::string> lines;
+  if (const auto* why = std::get_if<rejection>(&result)) {
+    lines.push_back(fmt::format("rejected {} {}", to_string(why->reason), why->detail));
+    return lines;
+  }
+  const auto& message = std::get<decoded_message>(result);
+  if (!message.device_id.empty()) {
+    lines.push_back("device " + message.device_id);
+    lines.push_back(fmt::format("kind {}", to_string(message.kind)));
+  }
+  if (message.device_time_ms) lines.push_back(fmt::format("time {}", *message.device_time_ms));
+  if (message.sequence) lines.push_back(fmt::format("seq {}", *message.sequence));
+  if (message.reported_availability) lines.push_back(fmt::format("availability {}", to_string(*message.reported_availability)));
+  for (const auto& r : message.readings) lines.push_back(fmt::format("reading {} {:.6g}", r.metric->name, r.value));
+  for (const auto& e : message.events) lines.push_back(fmt::format("event {} {} {}", e.kind, to_string(e.level), e.attributes_json));
+  for (const auto& f : message.field_rejections) lines.push_back(fmt::format("field {} {}", to_string(f.reason), f.detail));
+  if (lines.empty()) lines.push_back("ignored");
+  return lines;
+}
+
+// True when every expected line matches a distinct actual line and nothing is left over.
+inline bool result_matches(std::vector<std::string> actual, const std::vector<std::string>& expected) {
+  if (actual.size() != expected.size()) return false;
+  for (const auto& want : expected) {
+    const bool by_prefix = want.rfind("field ", 0) == 0 || want.rfind("rejected ", 0) == 0;
+    const auto hit = std::find_if(actual.begin(), actual.end(), [&](const std::string& line) {
+      return by_prefix ? line.rfind(want, 0) == 0 : line == want;
+    });
+    if (hit == actual.end()) return false;
+    actual.erase(hit);
+  }
+  return true;
+}
+
+inline std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += "\n    " + line;
+  return out;
+}
+
+// Runs every fixture of `driver_name` through `instance`; returns the counts
+// of normal and hostile (name starting with 'h') fixtures.
+inline std::pair<int, int> check_driver_fixtures(std::string_view driver_name, driver& instance) {
+  int normal = 0, hostile = 0;
+  for (const auto& fixture : load_driver_fixtures(COMMUNEGW_SOURCE_DIR, driver_name)) {
+    const auto actual = describe_result(instance.decode(fixture.topic, fixture.payload));
+    CAPTURE(fixture.name);
+    CHECK_MESSAGE(result_matches(actual, fixture.expected),
+                  fixture.name << "\n  expected:" << joined(fixture.expected) << "\n  actual:" << joined(actual));
+    (fixture.name.front() == 'h' ? hostile : normal)++;
+  }
+  return {normal, hostile};
+}
+
+}  // namespace communegw::test

@@ -1,0 +1,62 @@
+#include <doctest/doctest.h>
+
+#include "drivers/tasmota/tasmota_driver.hpp"
+#include "tests/unit/driver_fixtures.hpp"
+
+using namespace communegw;
+
+namespace {
+
+driver_settings tasmota_settings(std::string full_topic = "%prefix%/%topic%/", std::string kind = "environment") {
+  driver_settings settings{"tasmota", true, {"tele/+/+"}};
+  settings.texts["full_topic"] = std::move(full_topic);
+  settings.texts["device_kind"] = std::move(kind);
+  return settings;
+}
+
+decoded_message ok(const decode_result& result) {
+  if (const auto* why = std::get_if<rejection>(&result)) FAIL("rejected: " << to_string(why->reason) << ": " << why->detail);
+  return std::get<decoded_message>(result);
+}
+
+}  // namespace
+
+TEST_CASE("tasmota fixtures decode to their expected results") {
+  auto driver = make_tasmota_driver(tasmota_settings());
+  const auto [normal, hostile] = test::check_driver_fixtures("tasmota", *driver);
+  CHECK(normal >= 15);
+  CHECK(hostile >= 15);
+}
+
+TEST_CASE("tasmota: a custom FullTopic puts the prefix anywhere") {
+  auto driver = make_tasmota_driver(tasmota_settings("xa/%topic%/%prefix%/"));
+  const auto m = ok(driver->decode("xa/den-cong/tele/STATE", R"({"POWER":"ON"})"));
+  CHECK(m.device_id == "tasmota/den-cong");
+  REQUIRE(m.readings.size() == 1);
+  CHECK(m.readings[0].metric->name == "switch_on");
+  CHECK(std::holds_alternative<rejection>(driver->decode("tele/den-cong/STATE", R"({"POWER":"ON"})")));
+  CHECK(std::holds_alternative<rejection>(driver->decode("xb/den-cong/tele/STATE", R"({"POWER":"ON"})")));
+  CHECK(ok(driver->decode("xa/den-cong/tele/LWT", "Offline")).reported_availability == availability::offline);
+}
+
+TEST_CASE("tasmota: relays of a streetlight board are lamps") {
+  auto driver = make_tasmota_driver(tasmota_settings("%prefix%/%topic%/", "streetlight"));
+  const auto m = ok(driver->decode("tele/den-duong-3/STATE", R"({"POWER":"ON","Dimmer":70})"));
+  CHECK(m.kind == device_kind::streetlight);
+  REQUIRE(m.readings.size() == 2);
+  CHECK(m.readings[0].metric->name == "lamp_on");
+}
+
+TEST_CASE("tasmota: Time is never used as device time (local, no offset, 1970 before NTP)") {
+  auto driver = make_tasmota_driver(tasmota_settings());
+  CHECK_FALSE(ok(driver->decode("tele/t/SENSOR", R"({"Time":"2026-11-23T18:05:00","SDS0X1":{"PM2.5":1}})")).device_time_ms);
+  CHECK_FALSE(ok(driver->decode("tele/t/SENSOR", R"({"Time":"1970-01-01T00:00:09","SDS0X1":{"PM2.5":1}})")).device_time_ms);
+}
+
+TEST_CASE("tasmota: the FullTopic check names what is wrong") {
+  CHECK(check_tasmota_full_topic("%prefix%/%topic%/").empty());
+  CHECK(check_tasmota_full_topic("xa/%hostname%/%prefix%").empty());
+  CHECK(check_tasmota_full_topic("%topic%/") == "\"%topic%\" must hold %prefix% once and one of %topic%, %hostname%, %id% once");
+  CHECK(check_tasmota_full_topic("%prefix%/+/%topic%") ==
+        "\"%prefix%/+/%topic%\": level \"+\" must be %prefix%, %topic%, %hostname%, %id% or a plain word");
+}
