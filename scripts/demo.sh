@@ -110,7 +110,8 @@ sleep 0.5
   --username centre --password-file "$central/centre.pw" > "$central/receiver.log" 2>&1 &
 receiver_pid=$!
 pids+=($receiver_pid)
-wait_for_line "$central/receiver.log" "subscribed"
+wait_for_line "$central/receiver.log" "subscribed (QoS 1) to communegw/v1/+/+/+/alarms"
+wait_for_line "$central/receiver.log" "subscribed (QoS 1) to communegw/v1/+/+/+/status"
 
 cat > "$work/communegw.toml" <<CONF
 [gateway]

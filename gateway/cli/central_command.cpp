@@ -3,6 +3,7 @@
 // uplink records once (central_store) and prints a per-gateway summary.
 #include <csignal>
 #include <iostream>
+#include <mutex>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -39,25 +40,38 @@ int run_central(const central_options& options) {
 
   rate_limited_log refusal_log(std::chrono::seconds(10));
   std::uint64_t stored = 0, duplicates = 0, refused = 0;
+  std::mutex store_mutex;  // two MQTT sessions, one store
   boost::asio::io_context io;
   // The callback commits before it returns, and Paho acknowledges after it
   // returns (docs/durability.md): a record the broker handed over is never lost.
-  broker_subscriber subscriber(broker, {"communegw/v1/#"}, io,
-                               [&](std::string topic, std::string_view payload, delivery_flags) {
-                                 const auto result = store.ingest(topic, payload);
-                                 stored += result.stored;
-                                 duplicates += result.duplicates;
-                                 if (!result.ok) {
-                                   ++refused;
-                                   refusal_log.log(spdlog::level::warn, "central: refused a message on {}: {}", topic,
-                                                   result.error);
-                                 }
-                               });
+  auto sink = [&](std::string topic, std::string_view payload, delivery_flags) {
+    std::lock_guard lock(store_mutex);
+    const auto result = store.ingest(topic, payload);
+    stored += result.stored;
+    duplicates += result.duplicates;
+    if (!result.ok) {
+      ++refused;
+      refusal_log.log(spdlog::level::warn, "central: refused a message on {}: {}", topic, result.error);
+    }
+  };
+  // Alarms have a session of their own. A broker hands one session its
+  // messages in order, so with one session a live alarm would wait behind
+  // every batch of a gateway's backlog (bench/README.md, uplink benchmark).
+  mqtt_settings alarm_broker = broker;
+  alarm_broker.client_id += "-alarms";
+  broker_subscriber alarms(alarm_broker, {"communegw/v1/+/+/+/alarms"}, io, sink);
+  broker_subscriber bulk(broker,
+                         {"communegw/v1/+/+/+/status", "communegw/v1/+/+/+/health", "communegw/v1/+/+/+/aggregates",
+                          "communegw/v1/+/+/+/events", "communegw/v1/+/+/+/raw"},
+                         io, sink);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (!ec) subscriber.stop();
+    if (ec) return;
+    alarms.stop();
+    bulk.stop();
   });
-  subscriber.start();
+  alarms.start();
+  bulk.start();
   io.run();
   spdlog::info("central: stopped; stored {} records, dropped {} duplicates, refused {} messages", stored, duplicates,
                refused);

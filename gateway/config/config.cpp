@@ -103,6 +103,18 @@ std::vector<option_spec> build_option_table() {
        "its commit; the limit matters under load. 0: commit before every acknowledgement (no loss window, "
        "one commit per message). See docs/durability.md.",
        false, "", {}, 0, 100'000},
+      {"store.commit_interval", value_kind::duration, "\"1s\"",
+       "SD-card wear: while fewer than 500 messages a second arrive (a commune's normal traffic), messages "
+       "arriving within this interval share one commit. Every commit writes at least a 4 KiB page, so "
+       "committing each of ~20 msg/s writes ~14 GiB/day (bench/sd_wear.sh). A crash of the process can "
+       "lose up to this long of traffic (never more than store.max_uncommitted messages); a power cut is "
+       "bounded by store.sync_interval. 0s: commit every message at once. Ignored when "
+       "store.max_uncommitted is 0.",
+       false, "", {}, 0, 10 * s},
+      {"store.sync_interval", value_kind::duration, "\"10s\"",
+       "Longest time between fsyncs of the store (WAL checkpoints): the most a power cut can lose with "
+       "store.synchronous = normal. Shorter: more SD-card writes.",
+       false, "", {}, 1 * s, 10 * min},
       {"store.dedupe_window", value_kind::integer, "100000",
        "How many recent message identities are remembered to drop MQTT redeliveries (24 bytes each, "
        "rebuilt from the store at start). Redeliveries are always recent: the messages in flight when a "
@@ -134,7 +146,7 @@ std::vector<option_spec> build_option_table() {
        "re-compute the window and send a new revision.",
        false, "", {}, 0, 24 * h},
 
-      {"aggregate.interval", value_kind::duration, "\"30s\"",
+      {"aggregate.interval", value_kind::duration, "\"5m\"",
        "How often new samples are folded into the aggregates. Each fold rewrites the pages of the open "
        "windows, so folding less often means fewer SD-card writes; a closed window is sent at most this "
        "long after aggregate.close_delay.",
@@ -436,6 +448,8 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
   store.max_batch = static_cast<std::uint64_t>(integer("store.max_batch"));
   store.dedupe_window = static_cast<std::uint64_t>(integer("store.dedupe_window"));
   store.max_uncommitted = static_cast<std::uint64_t>(integer("store.max_uncommitted"));
+  store.commit_interval = dur("store.commit_interval");
+  store.sync_interval = dur("store.sync_interval");
   const auto check = str("store.startup_check");
   store.check = check == "full" ? startup_check::full : check == "off" ? startup_check::off : startup_check::quick;
 

@@ -121,6 +121,7 @@ CREATE TABLE aggregate_windows(
   start_ms INTEGER NOT NULL,
   revision INTEGER NOT NULL,
   changed INTEGER NOT NULL,
+  outbox_seq INTEGER,  -- seq of the last queued revision: replaced in place while still unsent
   PRIMARY KEY(period_s, start_ms, device)
 ) WITHOUT ROWID;
 CREATE INDEX aggregate_windows_changed ON aggregate_windows(start_ms) WHERE changed = 1;

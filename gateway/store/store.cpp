@@ -271,6 +271,8 @@ bool store::counter_deltas::has_rejections() const {
   return false;
 }
 
+void store::checkpoint() { db_.try_exec("PRAGMA wal_checkpoint(PASSIVE)"); }
+
 void store::flush_counters_now() {
   deltas_ = {};
   sqlite::transaction txn(db_);

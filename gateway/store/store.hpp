@@ -92,6 +92,8 @@ class store {
 
   // Writes pending counter increments now (the writer calls it at shutdown),
   // or only if some are older than a second (the writer calls it when idle).
+  // WAL checkpoint (PASSIVE: never waits for readers), which fsyncs the WAL and the database.
+  void checkpoint();
   void flush_counters_now();
   void flush_counters_if_due();
   sqlite::database& database() { return db_; }

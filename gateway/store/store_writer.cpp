@@ -1,5 +1,6 @@
 #include "gateway/store/store_writer.hpp"
 
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include "gateway/log/rate_limited_log.hpp"
@@ -25,6 +26,14 @@ constexpr double load_rate = 5000.0;  // messages per second
 constexpr auto rate_window = std::chrono::milliseconds(100);
 constexpr auto gather_window = std::chrono::milliseconds(10);
 constexpr auto gather_step = std::chrono::milliseconds(1);
+// store.commit_interval applies below this arrival rate: the commune's own
+// traffic (tens of messages a second), where committing each message costs a
+// 4 KiB page per ~200-byte message. Above it (a backlog draining) commits are
+// large anyway and the writer keeps committing continuously, which keeps the
+// crash window to a few messages.
+constexpr double interval_rate = 500.0;  // messages per second
+// How often the low-rate gathering (store.commit_interval) looks at the queue.
+constexpr auto commit_gather_step = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -75,6 +84,9 @@ void store_writer::loop() {
   auto rate_window_start = std::chrono::steady_clock::now();
   std::uint64_t rate_window_count = 0;
   double arrival_rate = 0.0;
+  auto last_commit = std::chrono::steady_clock::now();
+  auto last_sync = last_commit;
+  std::uint64_t commits_since_sync = 0;
 
   while (true) {
     if (batch.empty()) {
@@ -89,6 +101,19 @@ void store_writer::loop() {
         while (batch.size() < settings_.max_batch && !closed && std::chrono::steady_clock::now() < deadline) {
           queue_.wait_closed_for(gather_step);
           const auto more = queue_.pop_batch(batch, settings_.max_batch - batch.size(), std::chrono::milliseconds(0), closed);
+          if (more != 0) batch_last_ticket = more;
+        }
+      } else if (!batch.empty() && arrival_rate < interval_rate && settings_.commit_interval.count() > 0 &&
+                 settings_.max_uncommitted > 0) {
+        // SD-card wear at commune rates: one commit per commit_interval, not
+        // one per message. Never more than half of max_uncommitted waits, so
+        // the MQTT thread is not held back by the gathering.
+        const auto deadline = last_commit + settings_.commit_interval;
+        const std::size_t enough = std::min<std::size_t>(settings_.max_batch, std::max<std::size_t>(1, settings_.max_uncommitted / 2));
+        while (batch.size() < enough && !closed && std::chrono::steady_clock::now() < deadline) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+          queue_.wait_closed_for(std::clamp(left, std::chrono::milliseconds(1), commit_gather_step));
+          const auto more = queue_.pop_batch(batch, enough - batch.size(), std::chrono::milliseconds(0), closed);
           if (more != 0) batch_last_ticket = more;
         }
       }
@@ -120,6 +145,8 @@ void store_writer::loop() {
         stats_.quarantined.fetch_add(outcome.rejected, std::memory_order_relaxed);
         stats_.commits.fetch_add(1, std::memory_order_relaxed);
         queue_.mark_committed(batch_last_ticket);
+        last_commit = std::chrono::steady_clock::now();
+        ++commits_since_sync;
         if (!stats_.store_writable.exchange(true)) spdlog::info("store: writable again");
         retry_delay = retry_min;
       } else {
@@ -141,6 +168,13 @@ void store_writer::loop() {
     }
 
     const auto now = std::chrono::steady_clock::now();
+    // Power cuts: with synchronous = normal only a checkpoint fsyncs. Bound
+    // the time between them, not just the WAL size (wal_autocheckpoint).
+    if (commits_since_sync > 0 && now - last_sync >= settings_.sync_interval) {
+      store_.checkpoint();
+      last_sync = now;
+      commits_since_sync = 0;
+    }
     if (since_maintenance >= maintenance_every_messages || now - last_maintenance >= maintenance_interval) {
       maintain(false);
       last_maintenance = now;

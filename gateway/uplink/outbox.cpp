@@ -50,6 +50,7 @@ outbox::outbox(sqlite::database& db, const aggregate_settings& aggregate)
       aggregate_(aggregate),
       cursors_(db),
       insert_(db.prepare("INSERT INTO outbox(stream, seq, created_ms, body) VALUES(?, ?, ?, ?)")),
+      replace_(db.prepare("UPDATE outbox SET body = ?1 WHERE stream = 2 AND seq = ?2")),
       read_events_(db.prepare(
           "SELECT e.id, d.name, d.kind, e.kind, e.severity, e.start_ms, e.end_ms, e.recv_ms, (e.flags & 1), e.attributes "
           "FROM events e JOIN devices d ON d.id = e.device WHERE e.id > ? ORDER BY e.id LIMIT ?")),
@@ -59,12 +60,12 @@ outbox::outbox(sqlite::database& db, const aggregate_settings& aggregate)
           " WHERE r.key IN (SELECT value FROM json_each(?3))) "
           "FROM messages m JOIN devices d ON d.id = m.device WHERE m.id > ?1 ORDER BY m.id LIMIT ?2")),
       changed_windows_(db.prepare(
-          "SELECT device, period_s, start_ms, revision FROM aggregate_windows "
+          "SELECT device, period_s, start_ms, revision, outbox_seq FROM aggregate_windows "
           "WHERE changed = 1 AND start_ms + period_s * 1000 + ?1 <= ?2 ORDER BY start_ms DESC LIMIT ?3")),
       window_stats_(db.prepare("SELECT metric, count, sum, min, max, last, untrusted FROM aggregates "
                                "WHERE device = ? AND period_s = ? AND start_ms = ? ORDER BY metric")),
       device_(db.prepare("SELECT name, kind FROM devices WHERE id = ?")),
-      bump_window_(db.prepare("UPDATE aggregate_windows SET revision = revision + 1, changed = 0 "
+      bump_window_(db.prepare("UPDATE aggregate_windows SET revision = revision + 1, changed = 0, outbox_seq = ? "
                               "WHERE device = ? AND period_s = ? AND start_ms = ?")),
       peek_oldest_(db.prepare("SELECT seq, body FROM outbox WHERE stream = ? ORDER BY seq LIMIT ?")),
       peek_newest_(db.prepare("SELECT seq, body FROM outbox WHERE stream = ? ORDER BY seq DESC LIMIT ?")),
@@ -185,18 +186,22 @@ feed_result outbox::shed_raw() {
   return {SQLITE_OK, static_cast<std::size_t>(shed)};
 }
 
-feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms) {
+feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms,
+                                    const std::unordered_set<std::int64_t>& in_flight) {
   sqlite::transaction txn(db_);
   if (txn.begin_result() != SQLITE_OK) return {txn.begin_result()};
   struct window {
     std::int64_t device, period_s, start_ms, revision;
+    std::optional<std::int64_t> outbox_seq;
   };
   std::vector<window> windows;
   changed_windows_.bind(1, static_cast<std::int64_t>(aggregate_.close_delay.count())).bind(2, now_ms).bind(3, limit);
   int rc;
   while ((rc = changed_windows_.step()) == SQLITE_ROW) {
     windows.push_back({changed_windows_.column_int(0), changed_windows_.column_int(1), changed_windows_.column_int(2),
-                       changed_windows_.column_int(3)});
+                       changed_windows_.column_int(3),
+                       changed_windows_.column_is_null(4) ? std::nullopt
+                                                          : std::optional<std::int64_t>(changed_windows_.column_int(4))});
   }
   changed_windows_.reset();
   if (rc != SQLITE_DONE) return {rc};
@@ -284,8 +289,19 @@ feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms) {
     if (!derived.empty()) body_ += ",\"derived\":{" + derived + "}";
     body_ += '}';
 
-    if ((rc = insert(uplink_stream::aggregates, body_, now_ms)) != SQLITE_DONE) return {rc};
-    bump_window_.bind(1, w.device).bind(2, w.period_s).bind(3, w.start_ms);
+    std::optional<std::int64_t> seq;
+    if (w.outbox_seq && !in_flight.count(*w.outbox_seq)) {
+      replace_.bind(1, std::string_view(body_)).bind(2, *w.outbox_seq);
+      rc = replace_.step();
+      replace_.reset();
+      if (rc != SQLITE_DONE) return {rc};
+      if (db_.changes() == 1) seq = w.outbox_seq;  // else: already acknowledged and gone
+    }
+    if (!seq) {
+      seq = cursors_.get(next_seq_cursor(uplink_stream::aggregates), 1);
+      if ((rc = insert(uplink_stream::aggregates, body_, now_ms)) != SQLITE_DONE) return {rc};
+    }
+    bump_window_.bind(1, *seq).bind(2, w.device).bind(3, w.period_s).bind(4, w.start_ms);
     rc = bump_window_.step();
     bump_window_.reset();
     if (rc != SQLITE_DONE) return {rc};

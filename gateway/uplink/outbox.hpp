@@ -56,8 +56,12 @@ class outbox {
 
   // Queues events not queued yet (alarms to their own stream), oldest first.
   feed_result feed_events(std::int64_t limit, std::int64_t now_ms);
-  // Queues a new revision of every closed aggregate window that changed.
-  feed_result feed_aggregates(std::int64_t limit, std::int64_t now_ms);
+  // Queues a new revision of every closed aggregate window that changed. A
+  // revision still waiting in the outbox is replaced in place (same seq), so a
+  // window that keeps changing before it is sent goes up once; one in
+  // `in_flight` (being sent) is left alone and the new revision queued after it.
+  feed_result feed_aggregates(std::int64_t limit, std::int64_t now_ms,
+                              const std::unordered_set<std::int64_t>& in_flight = {});
   // Queues the readings of `metrics` (a JSON array of metric names) from
   // messages not queued yet. The first call starts at the newest message:
   // enabling raw readings does not send the store's history.
@@ -84,7 +88,7 @@ class outbox {
   sqlite::database& db_;
   aggregate_settings aggregate_;
   cursors cursors_;
-  sqlite::statement insert_, read_events_, read_raw_, changed_windows_, window_stats_, device_, bump_window_, peek_oldest_,
+  sqlite::statement insert_, replace_, read_events_, read_raw_, changed_windows_, window_stats_, device_, bump_window_, peek_oldest_,
       peek_newest_, delete_, add_usage_, month_usage_;
   std::string body_;  // reused buffer
 };

@@ -15,7 +15,8 @@ namespace {
 
 constexpr std::int64_t fold_limit = 20'000;        // message rows per aggregation pass
 constexpr std::int64_t feed_limit = 5'000;         // records queued per pass and producer
-constexpr auto tick_interval = std::chrono::seconds(1);
+// Events and alarms enter the outbox at this pace: it bounds their added latency.
+constexpr auto tick_interval = std::chrono::milliseconds(250);
 
 std::string status_payload(std::string_view state, std::int64_t now_ms) {
   return fmt::format("{{\"state\":\"{}\",\"t_ms\":{},\"protocol\":{}}}", state, now_ms, uplink_protocol_version);
@@ -154,7 +155,7 @@ void uplink_service::tick() {
     }
   }
   if (client_) {
-    for (const auto& fed : {outbox_.feed_events(feed_limit, now.wall_ms), outbox_.feed_aggregates(feed_limit, now.wall_ms)}) {
+    for (const auto& fed : {outbox_.feed_events(feed_limit, now.wall_ms), outbox_.feed_aggregates(feed_limit, now.wall_ms, in_flight_seqs_[static_cast<std::size_t>(uplink_stream::aggregates)])}) {
       if (fed.status != SQLITE_OK) {
         store_log_.log(spdlog::level::warn, "uplink: queueing failed ({}): {}; retrying", fed.status, db_.error_message());
       }

@@ -147,12 +147,23 @@ TEST_CASE_FIXTURE(uplink_fixture, "a closed window is queued once - late data re
   CHECK(out.feed_aggregates(100, local_10h + hour_ms + 2 * 60'000).queued == 1);
   CHECK(out.feed_aggregates(100, local_10h + hour_ms + 10 * 60'000).queued == 0);  // unchanged: not again
 
+  // Revision 1 is being sent when a late sample arrives: revision 2 is queued after it.
+  const auto first_body = outbox_bodies(sql(), uplink_stream::aggregates).at(0);
   ingest("sl-1", local_10h + 45 * 60'000, R"("lamp_on":1,"load_power":40)", "status", "streetlight");  // late
   REQUIRE(pass.fold(1000).status == SQLITE_OK);
-  CHECK(out.feed_aggregates(100, local_10h + 2 * hour_ms).queued == 1);
+  CHECK(out.feed_aggregates(100, local_10h + 2 * hour_ms, {1}).queued == 1);
+  const std::vector<std::int64_t> sent{1};
+  REQUIRE(out.acknowledge(uplink_stream::aggregates, sent, 100, local_10h) == SQLITE_OK);
 
-  const auto bodies = outbox_bodies(sql(), uplink_stream::aggregates);
-  REQUIRE(bodies.size() == 2);
+  // Revision 2 still waits when more late data comes: it is replaced in place
+  // (same seq, revision 3), not followed by a third record.
+  ingest("sl-1", local_10h + 50 * 60'000, R"("lamp_on":1,"load_power":40)", "status", "streetlight");
+  REQUIRE(pass.fold(1000).status == SQLITE_OK);
+  CHECK(out.feed_aggregates(100, local_10h + 2 * hour_ms).queued == 1);
+  CHECK(sql().query_int("SELECT count(*) FROM outbox WHERE stream = 2") == 1);
+  CHECK(sql().query_int("SELECT seq FROM outbox WHERE stream = 2") == 2);
+
+  const std::vector<std::string> bodies{first_body, outbox_bodies(sql(), uplink_stream::aggregates).at(0)};
   simdjson::ondemand::parser parser;
   simdjson::padded_string first(bodies[0]), second(bodies[1]);
   auto a = parser.iterate(first);
@@ -161,9 +172,9 @@ TEST_CASE_FIXTURE(uplink_fixture, "a closed window is queued once - late data re
   CHECK(std::int64_t(a["metrics"]["lamp_on"]["n"]) == 2);
   CHECK(double(a["derived"]["lamp_on_hours"]) == doctest::Approx(0.5));
   auto b = parser.iterate(second);
-  CHECK(std::int64_t(b["revision"]) == 2);
-  CHECK(std::int64_t(b["metrics"]["lamp_on"]["n"]) == 3);
-  CHECK(double(b["completeness"]) == doctest::Approx(3.0 / 60));
+  CHECK(std::int64_t(b["revision"]) == 3);
+  CHECK(std::int64_t(b["metrics"]["lamp_on"]["n"]) == 4);
+  CHECK(double(b["completeness"]) == doctest::Approx(4.0 / 60));
   // The 5-minute windows are local only: uplink.aggregate_periods is 1h here.
   CHECK(sql().query_int("SELECT count(*) FROM aggregate_windows WHERE period_s = 300") == 0);
 }
