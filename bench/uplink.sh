@@ -252,8 +252,10 @@ stop_gateway() {
 wait_folded() {  # db expected_messages timeout_s
   local deadline=$((SECONDS + $3)) stored folded newest
   while ((SECONDS < deadline)); do
-    stored=$(q "$1" "SELECT count(*) FROM messages")
+    # max(id), not count(*): over store.max_size (512 MiB) the store sheds the
+    # oldest raw messages that are already aggregated (a day of this commune is more).
     newest=$(q "$1" "SELECT coalesce(max(id), 0) FROM messages")
+    stored=$newest
     folded=$(q "$1" "SELECT coalesce((SELECT value FROM cursors WHERE name = 'aggregate.messages'), 0)")
     if ((${stored:-0} >= $2 && ${folded:-0} >= ${newest:-1})); then return 0; fi
     sleep 0.5
