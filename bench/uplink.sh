@@ -299,6 +299,7 @@ sim() {  # summary.json log [options]
     --qos 1 --summary-json "$summary" "$@" >"$log" 2>&1
 }
 # rss_sampler <pid> <file>: t_ms VmRSS VmHWM (kB) every 0.2 s while the process lives.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # utime + stime, 1/100 s
 rss_sampler() {
   while [[ -r "/proc/$1/status" ]]; do
     awk -v t="$(now_ms)" '/^VmRSS:/ {r = $2} /^VmHWM:/ {h = $2} END {if (r) print t, r, h}' "/proc/$1/status" >>"$2" 2>/dev/null || true
@@ -412,6 +413,7 @@ if ! skipped day; then
                                       FROM cursors WHERE name LIKE 'uplink.next_seq.%'")
   backlog_n=$(q "$dir/gateway.db" "SELECT sum(value - 1) FROM cursors WHERE name LIKE 'uplink.next_seq.%'")
   say "  link back: starting the central broker and receiver"
+  gw_cpu_up=$(cpu_ticks "$gw_pid")
   t_up=$(now_ms)
   start_central
   : >"$dir/drain.txt"
@@ -423,8 +425,15 @@ if ! skipped day; then
     left=$(q "$dir/gateway.db" "SELECT count(*) FROM outbox WHERE created_ms < $t_up")
     arrived=$(q "$central_db" "SELECT count(*) FROM records WHERE gateway = '$id' AND ($backlog_sql)")
     echo "$(now_ms) ${left:-?} ${arrived:-?}" >>"$dir/drain.txt"
-    if [[ "${arrived:-0}" == "$backlog_n" ]]; then t_empty=$(now_ms); break; fi
-    sleep 0.2
+    if [[ "${arrived:-0}" == "$backlog_n" ]]; then
+      t_empty=$(now_ms)
+      # CPU used since the link came back (the receiver and broker started then).
+      r[cpu_gateway]=$(( $(cpu_ticks "$gw_pid") - gw_cpu_up ))
+      r[cpu_receiver]=$(cpu_ticks "$receiver_pid")
+      r[cpu_central_broker]=$(cpu_ticks "$central_broker_pid")
+      break
+    fi
+    sleep 0.1
   done
   [[ -n "$t_empty" ]] || die "the backlog did not arrive within 15 min (see $dir/gateway.log)"
   say "  backlog drained; 10 s more of live traffic"
@@ -445,6 +454,11 @@ if ! skipped day; then
   r[day_drain_s]=$(calc %.2f "($t_last - $t_first) / 1000")
   r[day_drained]=$(q "$central_db" "SELECT count(*) FROM records WHERE $g AND received_ms BETWEEN $t_first AND $t_last")
   r[day_rate]=$(calc %.0f "${r[day_drained]} / (($t_last - $t_first) / 1000)")
+  # The gateway's side: from the first backlog record acknowledged by the central
+  # broker (the outbox shrinks) to the last (drain.txt: t_ms outbox_left centre_arrived).
+  read -r t_out_first t_out_last < <(awk -v n="$backlog_n" '$2 < n && !a {a = $1} $2 == 0 && !b {b = $1} END {print a, b}' "$dir/drain.txt")
+  r[day_out_s]=$(calc %.2f "($t_out_last - $t_out_first) / 1000")
+  r[day_out_rate]=$(calc %.0f "$backlog_n / (($t_out_last - $t_out_first) / 1000)")
   drain_streams=$(q "$central_db" "SELECT stream, count(*), min(received_ms) - $t_first, max(received_ms) - $t_first FROM records
                                    WHERE $g AND received_ms BETWEEN $t_first AND $t_last GROUP BY stream
                                    ORDER BY CASE stream WHEN 'alarms' THEN 0 WHEN 'health' THEN 1 WHEN 'aggregates' THEN 2 ELSE 3 END")
@@ -467,6 +481,12 @@ if ! skipped day; then
     r[alarm_${phase}_p99]=$(pct 0.99 <"$f")
     r[alarm_${phase}_max]=$(pct 1.0 <"$f")
   done
+  # The gateway's own part: its receive time (the record's recv_ms) minus the publish time.
+  q "$central_db" "SELECT json_extract(body, '\$.recv_ms') - CAST(substr(json_extract(body, '\$.attributes.zone'), 3) AS INTEGER) AS l
+                   FROM records WHERE $g AND stream = 'alarms' AND json_extract(body, '\$.attributes.zone') LIKE 't=%'
+                     AND CAST(substr(json_extract(body, '\$.attributes.zone'), 3) AS INTEGER) BETWEEN $t_first AND $t_last
+                   ORDER BY l" >"$dir/alarm-ingest-latency-drain.txt"
+  r[alarm_ingest_p99]=$(pct 0.99 <"$dir/alarm-ingest-latency-drain.txt")
   r[alarms_published]=$(sed -n 's/.*published \([0-9]*\).*/\1/p' "$dir/alarms.log")
   r[alarms_received]=$(q "$central_db" "SELECT count(*) FROM records WHERE $g AND stream = 'alarms' AND body LIKE '%\"zone\":\"t=%'")
   # RSS from the link's return to the last backlog record, and over the whole sending run.
@@ -504,10 +524,13 @@ fi
     echo "   per stream (0 alarms, 1 health, 2 aggregates, 3 events): $(echo "$backlog_rows" | tr '\n' ' ')"
     echo "   gateway connected and first record at the centre $(echo "${r[day_connect_s]}") s after the central broker started (reconnect backoff)"
     echo "   drained: ${r[day_drained]} records in ${r[day_drain_s]} s (first record to the last backlog record)"
+    echo "   the gateway's side: the backlog left the outbox (central broker PUBACKs) in ${r[day_out_s]} s = ${r[day_out_rate]} records/s (polled every ~0.2 s)"
+    echo "   CPU seconds from the link's return to the last backlog record: gateway $(calc %.2f "${r[cpu_gateway]} / 100"), receiver $(calc %.2f "${r[cpu_receiver]} / 100"), central mosquitto $(calc %.2f "${r[cpu_central_broker]} / 100")"
     echo "   per stream (records, first and last arrival in ms after the first record): $(echo "$drain_streams" | tr '\n' ' ')"
     echo "   gaps at the centre after the run: ${r[day_gaps]}; highest aggregate revision: ${r[day_maxrev]}"
     echo "   live alarms: published ${r[alarms_published]:-?}, at the centre ${r[alarms_received]}"
     echo "   alarm latency (ms) during the drain: n=${r[alarm_drain_n]} p50=${r[alarm_drain_p50]} p99=${r[alarm_drain_p99]} max=${r[alarm_drain_max]}"
+    echo "   of which publish to gateway receive (the record's recv_ms) during the drain: p99=${r[alarm_ingest_p99]}"
     echo "   alarm latency (ms) after the drain:  n=${r[alarm_after_n]} p50=${r[alarm_after_p50]} p99=${r[alarm_after_p99]} max=${r[alarm_after_max]}"
     echo "   alarm latency (ms) published while the gateway was reconnecting: n=${r[alarm_reconnect_n]} p50=${r[alarm_reconnect_p50]} max=${r[alarm_reconnect_max]}"
     echo "   RSS from the link's return to the last backlog record (kB, ${r[rss_samples]} samples): first ${r[rss_first]}, min ${r[rss_min]}, max ${r[rss_max]}, last ${r[rss_last]}; VmHWM ${r[hwm_drain]}"
