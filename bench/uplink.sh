@@ -17,6 +17,7 @@
 # for the hour), BENCH_DAY_SCALE (240, for the day), BENCH_STREETLIGHTS (1000),
 # BENCH_ENV_STATIONS (50), BENCH_CAMERAS (20), BENCH_ALARM_RATE (20 alarms/s
 # during the drain), BENCH_CENTRAL_TLS (1; 0: plain tcp to the central broker),
+# BENCH_UPLINK_EXTRA (lines added to every gateway's [uplink], e.g. 'max_rate = "256KiB"'),
 # BENCH_JOBS (1: build jobs), BENCH_BUILD_DIR, BENCH_OUT, BENCH_SKIP ("hour day").
 set -Eeuo pipefail
 
@@ -30,6 +31,7 @@ env_stations=${BENCH_ENV_STATIONS:-50}
 cameras=${BENCH_CAMERAS:-20}
 alarm_rate=${BENCH_ALARM_RATE:-20}
 central_tls=${BENCH_CENTRAL_TLS:-1}
+uplink_extra=${BENCH_UPLINK_EXTRA:-}
 skip=" ${BENCH_SKIP:-} "
 out=${BENCH_OUT:-$build/uplink-results/$(date +%Y%m%dT%H%M%S)}
 
@@ -231,6 +233,7 @@ uri = "$central_uri"
 $ca_line
 username = "$2"
 password_file = "$central/$2.pw"
+$uplink_extra
 [log]
 stats_interval = "10s"
 [driver.native]
@@ -456,7 +459,8 @@ if ! skipped day; then
   r[day_rate]=$(calc %.0f "${r[day_drained]} / (($t_last - $t_first) / 1000)")
   # The gateway's side: from the first backlog record acknowledged by the central
   # broker (the outbox shrinks) to the last (drain.txt: t_ms outbox_left centre_arrived).
-  read -r t_out_first t_out_last < <(awk -v n="$backlog_n" '$2 < n && !a {a = $1} $2 == 0 && !b {b = $1} END {print a, b}' "$dir/drain.txt")
+  # From the last poll with the whole backlog still there to the first with none: an upper bound.
+  read -r t_out_first t_out_last < <(awk -v n="$backlog_n" '$2 == n {a = $1} $2 == 0 && !b {b = $1} END {print a, b}' "$dir/drain.txt")
   r[day_out_s]=$(calc %.2f "($t_out_last - $t_out_first) / 1000")
   r[day_out_rate]=$(calc %.0f "$backlog_n / (($t_out_last - $t_out_first) / 1000)")
   drain_streams=$(q "$central_db" "SELECT stream, count(*), min(received_ms) - $t_first, max(received_ms) - $t_first FROM records
@@ -501,7 +505,7 @@ fi
 {
   echo
   echo "Uplink benchmark, $(date -u +%FT%TZ), $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'), central broker $central_uri"
-  echo "commune: $streetlights streetlights (60 s), $env_stations environment stations (30 s), $cameras cameras; gateway defaults + [uplink]"
+  echo "commune: $streetlights streetlights (60 s), $env_stations environment stations (30 s), $cameras cameras; gateway defaults + [uplink]${uplink_extra:+ + $uplink_extra}"
   if ! skipped hour; then
     echo
     echo "1. A commune hour ($(date -u -d "@$hour_start" +%FT%TZ) + 1 h, ${r[gw-hour-once_msgs]} messages, x$hour_scale; simulated end ${r[gw-hour-once_sim_end]}):"
