@@ -434,8 +434,8 @@ if ! skipped day; then
       r[cpu_gateway]=$(( $(cpu_ticks "$gw_pid") - gw_cpu_up ))
       r[cpu_receiver]=$(cpu_ticks "$receiver_pid")
       r[cpu_central_broker]=$(cpu_ticks "$central_broker_pid")
-      # The receiver's time waiting for a CPU (run queue), in ms: how starved it was.
-      r[receiver_runq_ms]=$(awk '{printf "%d", $2 / 1e6}' "/proc/$receiver_pid/schedstat" 2>/dev/null || echo "?")
+      # The receiver's time waiting for a CPU (run queue), all its threads, in ms: how starved it was.
+      r[receiver_runq_ms]=$(cat "/proc/$receiver_pid"/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%d", w / 1e6}')
       break
     fi
     sleep 0.1
@@ -531,7 +531,7 @@ fi
     echo "   gateway connected and first record at the centre $(echo "${r[day_connect_s]}") s after the central broker started (reconnect backoff)"
     echo "   drained: ${r[day_drained]} records in ${r[day_drain_s]} s (first record to the last backlog record)"
     echo "   the gateway's side: the backlog left the outbox (central broker PUBACKs) in ${r[day_out_s]} s = ${r[day_out_rate]} records/s (polled every ~0.2 s)"
-    echo "   CPU seconds from the link's return to the last backlog record: gateway $(calc %.2f "${r[cpu_gateway]} / 100"), receiver $(calc %.2f "${r[cpu_receiver]} / 100"), central mosquitto $(calc %.2f "${r[cpu_central_broker]} / 100"); receiver's main thread waited ${r[receiver_runq_ms]} ms for a CPU"
+    echo "   CPU seconds from the link's return to the last backlog record: gateway $(calc %.2f "${r[cpu_gateway]} / 100"), receiver $(calc %.2f "${r[cpu_receiver]} / 100"), central mosquitto $(calc %.2f "${r[cpu_central_broker]} / 100"); the receiver's threads waited ${r[receiver_runq_ms]} ms for a CPU"
     echo "   per stream (records, first and last arrival in ms after the first record): $(echo "$drain_streams" | tr '\n' ' ')"
     echo "   gaps at the centre after the run: ${r[day_gaps]}; highest aggregate revision: ${r[day_maxrev]}"
     echo "   live alarms: published ${r[alarms_published]:-?}, at the centre ${r[alarms_received]}"
