@@ -1,6 +1,5 @@
 // communegw: the commune IoT gateway. This file only parses the command line;
 // each command lives in its own file (commands.hpp).
-#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -77,10 +76,14 @@ int main(int argc, char** argv) {
   if (*central_cmd) {
     try {
       if (!central_password_file.empty()) {
-        std::ifstream in(central_password_file);
-        std::getline(in, central.password);
+        std::vector<std::string> warnings;
+        central.password = read_secret_file(central_password_file, "communegw central", "--password-file", warnings);
+        for (const auto& warning : warnings) std::cerr << "warning: " << warning << '\n';
       }
       return run_central(central);
+    } catch (const config_error& error) {
+      std::cerr << error.what() << '\n';
+      return 2;
     } catch (const sqlite::error& error) {
       std::cerr << "central: " << error.what() << '\n';
       return 1;

@@ -358,6 +358,8 @@ void collect(const toml::table& table, const std::string& prefix, const std::vec
   }
 }
 
+}  // namespace
+
 std::string read_secret_file(const std::filesystem::path& path, const std::filesystem::path& config_file,
                              std::string_view key, std::vector<std::string>& warnings) {
   struct stat info {};
@@ -373,6 +375,8 @@ std::string read_secret_file(const std::filesystem::path& path, const std::files
   if (secret.empty()) throw config_error(fmt::format("{}: {}: \"{}\" is empty", config_file.string(), key, path.string()));
   return secret;
 }
+
+namespace {
 
 config build_config(parsed_options& parsed, const std::vector<option_spec>& specs, const std::filesystem::path& file) {
   for (const auto& spec : specs) {

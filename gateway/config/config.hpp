@@ -122,6 +122,12 @@ struct config {
   std::vector<std::string> warnings;
 };
 
+// A secret (password) from its own file: the first line, trailing blanks
+// removed. Throws config_error ("<source>: <key>: …") when the file cannot be
+// read or is empty; adds a warning when other users can read it.
+std::string read_secret_file(const std::filesystem::path& path, const std::filesystem::path& source,
+                             std::string_view key, std::vector<std::string>& warnings);
+
 // Throws config_error. Relative paths in the file are resolved against the
 // file's directory, so a config and its state can move together.
 config load_config(const std::filesystem::path& file);
