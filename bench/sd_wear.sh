@@ -34,6 +34,9 @@ uri = "tcp://127.0.0.1:$port"
 [store]
 path = "state/gw.db"
 ${SDWEAR_EXTRA:-}
+[clock]
+# As on a board with NTP: untrusted samples would wait up to aggregate.clock_wait before folding.
+trust = "always"
 [log]
 stats_interval = "0s"
 CONF

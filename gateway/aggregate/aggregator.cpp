@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 
 namespace communegw {
@@ -78,9 +79,27 @@ aggregator::aggregator(sqlite::database& db, const aggregate_settings& settings,
           "last = CASE WHEN excluded.last_ms >= last_ms THEN excluded.last ELSE last END, "
           "last_ms = max(last_ms, excluded.last_ms), untrusted = untrusted + excluded.untrusted")),
       mark_window_(db.prepare("INSERT INTO aggregate_windows(device, period_s, start_ms, revision, changed) "
-                              "VALUES(?, ?, ?, 0, 1) ON CONFLICT DO UPDATE SET changed = 1")) {}
+                              "VALUES(?, ?, ?, 0, 1) ON CONFLICT DO UPDATE SET changed = 1")),
+      first_waiting_message_(db.prepare("SELECT min(id) FROM messages WHERE id > ?1 AND id <= ?2 AND boot = ?3 "
+                                        "AND (flags & 1) = 0 AND mono_ms > ?4")),
+      first_waiting_event_(db.prepare("SELECT min(id) FROM events WHERE id > ?1 AND id <= ?2 AND boot = ?3 "
+                                      "AND (flags & 1) = 0 AND mono_ms > ?4")) {}
 
-fold_result aggregator::fold(std::int64_t limit) {
+namespace {
+
+// The first row in (from, to] that must wait for the clock, or none.
+std::optional<std::int64_t> first_waiting(sqlite::statement& query, std::int64_t from, std::int64_t to,
+                                          const clock_wait_context& clock, std::chrono::milliseconds wait) {
+  query.bind(1, from).bind(2, to).bind(3, clock.boot_row).bind(4, clock.now_mono_ms - wait.count());
+  std::optional<std::int64_t> id;
+  if (query.step() == SQLITE_ROW && !query.column_is_null(0)) id = query.column_int(0);
+  query.reset();
+  return id;
+}
+
+}  // namespace
+
+fold_result aggregator::fold(std::int64_t limit, const clock_wait_context& clock) {
   fold_result result;
   // Reading needs no lock in WAL mode; only the writes below take the write
   // lock, briefly, so the ingest writer is not held up by the reading.
@@ -88,9 +107,21 @@ fold_result aggregator::fold(std::int64_t limit) {
   const auto from_event = cursors_.get(events_cursor);
   const auto newest_message = db_.query_int("SELECT coalesce(max(id), 0) FROM messages");
   const auto newest_event = db_.query_int("SELECT coalesce(max(id), 0) FROM events");
-  const auto to_message = std::min(newest_message, from_message + limit);
-  const auto to_event = std::min(newest_event, from_event + limit);
+  auto to_message = std::min(newest_message, from_message + limit);
+  auto to_event = std::min(newest_event, from_event + limit);
   result.caught_up = to_message == newest_message && to_event == newest_event;
+  if (clock.boot_row >= 0 && settings_.clock_wait.count() > 0) {
+    if (auto id = first_waiting(first_waiting_message_, from_message, to_message, clock, settings_.clock_wait)) {
+      to_message = *id - 1;
+      result.waiting_for_clock = true;
+    }
+    if (auto id = first_waiting(first_waiting_event_, from_event, to_event, clock, settings_.clock_wait)) {
+      to_event = *id - 1;
+      result.waiting_for_clock = true;
+    }
+    // What is left waits for the clock, not for another pass.
+    if (result.waiting_for_clock) result.caught_up = true;
+  }
   if (to_message <= from_message && to_event <= from_event) return result;
 
   std::map<key, stats> folded;

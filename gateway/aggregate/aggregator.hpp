@@ -32,8 +32,18 @@ struct fold_result {
   std::size_t messages = 0;  // message rows read
   std::size_t events = 0;
   std::size_t samples = 0;   // readings and events folded, per period
-  bool caught_up = true;     // nothing newer was left for the next pass
+  bool caught_up = true;     // nothing newer was left for the next pass (or what is left waits for the clock)
+  bool waiting_for_clock = false;  // stopped before a sample whose receive time is not yet trusted
   std::size_t too_late = 0;  // samples for windows the store has already shed (before the horizon)
+};
+
+// What the aggregator needs to know to wait for the wall clock: samples of
+// this boot received before the clock was trusted get their true time from
+// the restamper (gateway/store/restamp.hpp) once it is, so folding them
+// earlier would place them in the wrong windows for good.
+struct clock_wait_context {
+  std::int64_t boot_row = -1;    // this boot's row in `boots`; -1: nothing is waited for
+  std::int64_t now_mono_ms = 0;  // CLOCK_BOOTTIME now, the clock of messages.mono_ms
 };
 
 class aggregator {
@@ -44,8 +54,11 @@ class aggregator {
              std::vector<std::chrono::milliseconds> sent_periods);
 
   // Folds at most `limit` new message rows and `limit` new event rows in one
-  // transaction.
-  fold_result fold(std::int64_t limit);
+  // transaction. It stops before the first row of this boot whose time is
+  // still untrusted, unless that row is older than aggregate.clock_wait: then
+  // the wall clock may never come, and the samples are folded at their
+  // untrusted time (counted in `untrusted`) rather than withheld for ever.
+  fold_result fold(std::int64_t limit, const clock_wait_context& clock = {});
 
   static constexpr std::string_view messages_cursor = "aggregate.messages";
   static constexpr std::string_view events_cursor = "aggregate.events";
@@ -73,6 +86,7 @@ class aggregator {
   std::vector<std::chrono::milliseconds> sent_periods_;
   cursors cursors_;
   sqlite::statement read_messages_, read_events_, upsert_stats_, mark_window_;
+  sqlite::statement first_waiting_message_, first_waiting_event_;
 };
 
 }  // namespace communegw

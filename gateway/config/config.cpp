@@ -151,6 +151,11 @@ std::vector<option_spec> build_option_table() {
        "windows, so folding less often means fewer SD-card writes; a closed window is sent at most this "
        "long after aggregate.close_delay.",
        false, "", {}, 1 * s, 1 * h},
+      {"aggregate.clock_wait", value_kind::duration, "\"1h\"",
+       "How long samples received before the wall clock was trusted wait for it (NTP, after a boot without an "
+       "RTC) before they are aggregated anyway. Waiting lets them be re-stamped and land in their true windows; "
+       "after this they are folded at their untrusted time and counted as untrusted. 0s: never wait.",
+       false, "", {}, 0, 7 * 24 * h},
       {"aggregate.night", value_kind::string, "\"18:00-06:00\"",
        "Local hours when streetlights should be on (HH:MM-HH:MM, may cross midnight). Streetlight windows "
        "then also report night-time lamp availability (share of night samples with the lamp on) and the "
@@ -502,6 +507,7 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
   aggregate.expected_period = dur("aggregate.expected_period");
   aggregate.close_delay = dur("aggregate.close_delay");
   aggregate.interval = dur("aggregate.interval");
+  aggregate.clock_wait = dur("aggregate.clock_wait");
 
   auto& uplink = cfg.uplink;
   uplink.enabled = std::get<bool>(parsed.values.at("uplink.enabled"));

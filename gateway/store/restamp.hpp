@@ -30,6 +30,8 @@ class restamper {
  public:
   restamper(sqlite::database& db, std::string_view boot_id);
   restamp_result run(std::int64_t wall_minus_mono_ms, std::int64_t limit);
+  // This boot's row in `boots`, -1 when the store has none.
+  std::int64_t boot_row() const { return boot_row_; }
 
  private:
   sqlite::database& db_;

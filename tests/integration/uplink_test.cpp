@@ -79,6 +79,9 @@ std::string gateway_config(const std::string& local_uri, const std::filesystem::
          // every published record; the ingest loss window is tested elsewhere.
          "[store]\npath = \"" + store.string() + "\"\ncommit_interval = \"0s\"\n"
          "[aggregate]\nperiods = [\"1m\"]\nclose_delay = \"0s\"\ninterval = \"1s\"\n"
+         // The host may not report NTP sync; these tests are about delivery,
+         // and untrusted samples would wait aggregate.clock_wait for the clock.
+         "[clock]\ntrust = \"always\"\n"
          "[uplink]\nenabled = true\nuri = \"" + centre.uri() + "\"\nusername = \"gw-1\"\npassword_file = \"" +
          (centre.dir / "gw.pw").string() + "\"\nca_file = \"" + ca_file + "\"\n"
          "reconnect_min = \"200ms\"\nreconnect_max = \"1s\"\naggregate_periods = [\"1m\"]\nbatch_records = 50\n"

@@ -308,6 +308,55 @@ TEST_CASE_FIXTURE(uplink_fixture, "records received before the clock was trusted
   CHECK(sql().query_int("SELECT count(*) FROM messages WHERE flags & 1 = 0") == 1);
 }
 
+TEST_CASE_FIXTURE(uplink_fixture, "samples received before the clock was trusted wait for it, up to aggregate.clock_wait") {
+  aggregate.clock_wait = std::chrono::hours(1);
+  auto write = [&](const std::string& device, std::int64_t wall_ms, std::int64_t mono_ms, bool trusted) {
+    const auto topic = "commune/c/env/" + device + "/telemetry";
+    received_message m;
+    m.topic = topic;
+    m.received = {wall_ms, mono_ms, trusted};
+    m.result = native->decode(topic, R"({"pm2_5":5})");
+    std::vector<received_message> batch{std::move(m)};
+    REQUIRE(db->write(batch).stored == 1);
+  };
+  auto windows_of = [&](const std::string& device) {
+    return sql().query_int(
+        "SELECT count(*) FROM aggregates a JOIN devices d ON d.id = a.device WHERE d.name = '" + device + "'");
+  };
+  // A Pi without an RTC: the wall clock reads 1970 + 2 minutes, untrusted.
+  write("e-1", 123'000, 1'000, false);
+  write("e-2", 124'000, 2'000, false);
+  restamper fix(sql(), "boot-a");
+  REQUIRE(fix.boot_row() >= 0);
+  aggregator agg(sql(), aggregate, {});
+
+  // Two minutes after boot: they wait, and nothing else is folded past them.
+  auto first = agg.fold(1000, {fix.boot_row(), 120'000});
+  CHECK(first.status == SQLITE_OK);
+  CHECK(first.waiting_for_clock);
+  CHECK(first.caught_up);
+  CHECK(first.messages == 0);
+  CHECK(windows_of("e-1") == 0);
+
+  // NTP answers at mono 100 s = 10:00 local: re-stamped, they land in the 09:55 window, not in 1970.
+  REQUIRE(fix.run(local_10h - 100'000, 1000).messages == 2);
+  auto second = agg.fold(1000, {fix.boot_row(), 130'000});
+  CHECK_FALSE(second.waiting_for_clock);
+  CHECK(second.messages == 2);
+  CHECK(stats_of(sql(), "e-1", 300, local_10h - 5 * 60'000, "pm2_5").count == 1);
+  CHECK(sql().query_int("SELECT sum(untrusted) FROM aggregates") == 0);
+  CHECK(sql().query_int("SELECT count(*) FROM aggregates WHERE start_ms < 0 OR start_ms < 86400000") == 0);
+
+  // The clock never comes: after clock_wait the samples are folded at their untrusted time, marked so.
+  write("e-3", 200'000, 200'000, false);
+  CHECK(agg.fold(1000, {fix.boot_row(), 200'000 + 3'599'000}).waiting_for_clock);
+  auto late = agg.fold(1000, {fix.boot_row(), 200'000 + 3'601'000});
+  CHECK_FALSE(late.waiting_for_clock);
+  CHECK(late.messages == 1);
+  CHECK(windows_of("e-3") == 2);
+  CHECK(sql().query_int("SELECT sum(untrusted) FROM aggregates") == 2);  // one sample, two periods
+}
+
 TEST_CASE_FIXTURE(uplink_fixture, "raw readings are opt-in per metric, start from now, and are the first thing a tight budget drops") {
   outbox out(sql(), aggregate);
   ingest("e-1", local_10h, R"("pm2_5":1,"temperature":20)");  // history: never sent
