@@ -12,6 +12,7 @@
 #include "gateway/model/timestamp.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
 #include "gateway/store/sqlite.hpp"
+#include "gateway/uplink/outbox.hpp"
 
 namespace communegw {
 namespace {
@@ -89,6 +90,15 @@ void check_uplink(const config& cfg, check_report& report) {
         // Uncompressed bytes at the configured rate: an upper bound.
         text += fmt::format(", drains in at most {} at uplink.max_rate",
                             format_duration(std::chrono::seconds(bytes / cfg.uplink.max_rate + 1)));
+      }
+      // What the link really carried, the last time it had more to send than it could.
+      if (const auto rate = read_drain_rate(db); rate && rate->records_per_s > 0) {
+        const auto eta = std::chrono::seconds(static_cast<std::int64_t>(static_cast<double>(records) / rate->records_per_s) + 1);
+        const auto measured_ago = std::chrono::seconds(std::max<std::int64_t>(0, now_ms - rate->measured_ms) / 1000);
+        text += fmt::format(", about {} at the {:.1f} records/s measured {} ago", format_duration(eta),
+                            rate->records_per_s, format_duration(measured_ago));
+      } else if (cfg.uplink.max_rate == 0) {
+        text += ", time to drain not known yet (measured once the link has had more to send than it carries)";
       }
     }
     auto month = db.prepare("SELECT coalesce(sum(bytes), 0) FROM uplink_usage WHERE month = strftime('%Y-%m', 'now')");

@@ -11,6 +11,7 @@
 #include "gateway/model/json_text.hpp"
 #include "gateway/model/timestamp.hpp"
 #include "gateway/store/sqlite.hpp"
+#include "gateway/uplink/outbox.hpp"
 
 namespace communegw {
 namespace {
@@ -164,14 +165,19 @@ std::string sql_for(const std::string& what) {
   if (what == "counters") return "SELECT name, value FROM counters ORDER BY name";
   if (what == "uplink") {
     // What waits for the central broker, per stream, and what has gone.
+    // drains_in_s: when this stream's backlog will be gone at the last
+    // measured drain rate, streams going in priority order (empty before
+    // the first measurement).
     return fmt::format(
-        "WITH streams(id, name) AS (VALUES (0, 'alarms'), (1, 'health'), (2, 'aggregates'), (3, 'events'), (4, 'raw')) "
+        "WITH streams(id, name) AS (VALUES (0, 'alarms'), (1, 'health'), (2, 'aggregates'), (3, 'events'), (4, 'raw')), "
+        "rate(per_s) AS (SELECT value / 1000.0 FROM cursors WHERE name = '{}' AND value > 0) "
         "SELECT s.name AS stream, count(o.seq) AS waiting, coalesce(sum(length(o.body)), 0) AS waiting_bytes, "
         "{} AS oldest_waiting, "
+        "CAST(sum(count(o.seq)) OVER (ORDER BY s.id) / (SELECT per_s FROM rate) AS INTEGER) AS drains_in_s, "
         "coalesce((SELECT value FROM cursors WHERE name = 'uplink.sent.' || s.name), 0) AS sent, "
         "coalesce((SELECT value FROM cursors WHERE name = 'uplink.next_seq.' || s.name), 1) - 1 AS last_seq "
         "FROM streams s LEFT JOIN outbox o ON o.stream = s.id GROUP BY s.id ORDER BY s.id",
-        iso("min(o.created_ms)"));
+        drain_rate_cursor, iso("min(o.created_ms)"));
   }
   if (what == "devices") {
     // last_seen: one pass over messages (no per-device index: ingest stays append-only).

@@ -1,6 +1,7 @@
 #include "gateway/uplink/outbox.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -375,6 +376,22 @@ std::int64_t outbox::bytes_sent_in_month(std::int64_t now_ms) {
   const auto bytes = month_usage_.step() == SQLITE_ROW ? month_usage_.column_int(0) : 0;
   month_usage_.reset();
   return bytes;
+}
+
+int outbox::record_drain_rate(double records_per_s, std::int64_t now_ms) {
+  sqlite::transaction txn(db_);
+  if (txn.begin_result() != SQLITE_OK) return txn.begin_result();
+  int rc;
+  if ((rc = cursors_.set(drain_rate_cursor, std::llround(records_per_s * 1000))) != SQLITE_DONE) return rc;
+  if ((rc = cursors_.set(drain_measured_cursor, now_ms)) != SQLITE_DONE) return rc;
+  return txn.commit();
+}
+
+std::optional<drain_rate> read_drain_rate(sqlite::database& db) {
+  auto query = db.prepare("SELECT (SELECT value FROM cursors WHERE name = ?1), (SELECT value FROM cursors WHERE name = ?2)");
+  query.bind(1, drain_rate_cursor).bind(2, drain_measured_cursor);
+  if (query.step() != SQLITE_ROW || query.column_is_null(0) || query.column_is_null(1)) return std::nullopt;
+  return drain_rate{static_cast<double>(query.column_int(0)) / 1000, query.column_int(1)};
 }
 
 }  // namespace communegw

@@ -45,6 +45,16 @@ struct stream_backlog {
   std::int64_t next_seq = 1;
 };
 
+// The last drain rate the uplink measured, and when (wall ms).
+struct drain_rate {
+  double records_per_s = 0;
+  std::int64_t measured_ms = 0;
+};
+inline constexpr std::string_view drain_rate_cursor = "uplink.drain_millirecords_per_s";
+inline constexpr std::string_view drain_measured_cursor = "uplink.drain_measured_ms";
+// Reads it from a store (any connection, read-only is enough); none before the first measurement.
+std::optional<drain_rate> read_drain_rate(sqlite::database& db);
+
 struct feed_result {
   int status = SQLITE_OK;
   std::size_t queued = 0;
@@ -81,6 +91,9 @@ class outbox {
 
   std::array<stream_backlog, all_uplink_streams.size()> backlog();
   std::int64_t bytes_sent_in_month(std::int64_t now_ms);
+  // Keeps the uplink's latest measured drain rate (gateway/uplink/drain_meter.hpp)
+  // for `communegw check` and `query uplink`, which run in other processes.
+  int record_drain_rate(double records_per_s, std::int64_t now_ms);  // SQLITE_OK on success
 
  private:
   int insert(uplink_stream stream, std::string_view body, std::int64_t now_ms);

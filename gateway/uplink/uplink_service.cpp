@@ -181,6 +181,11 @@ void uplink_service::tick() {
       }
     }
     pump();
+    if (const auto rate = drain_meter_.poll(std::chrono::steady_clock::now())) {
+      if (outbox_.record_drain_rate(*rate, now.wall_ms) != SQLITE_OK) {
+        store_log_.log(spdlog::level::warn, "uplink: recording the drain rate failed: {}", db_.error_message());
+      }
+    }
   }
   schedule_tick(folded.caught_up ? std::chrono::milliseconds(tick_interval) : std::chrono::milliseconds(0));
 }
@@ -221,13 +226,18 @@ void uplink_service::pump() {
   const auto budget = cfg_.uplink.monthly_budget;
   const bool budget_spent = budget != 0 && static_cast<std::uint64_t>(month_bytes_) >= budget;
   stats_.budget_exhausted = budget_spent;
+  // Whether the link, not the outbox, was the limit: what the drain meter measures.
+  bool link_bound = true;
   while (in_flight_.size() < cfg_.uplink.max_inflight) {
-    bool sent = false;
+    bool sent = false, rate_limited = false;
     for (const auto stream : all_uplink_streams) {
       if (stream != uplink_stream::alarms) {
         // Alarms are never held back; everything else waits for budget and rate.
         if (budget_spent) break;
-        if (cfg_.uplink.max_rate != 0 && rate_tokens_ <= 0) break;
+        if (cfg_.uplink.max_rate != 0 && rate_tokens_ <= 0) {
+          rate_limited = true;
+          break;
+        }
       }
       if (publish_next(stream)) {
         sent = true;
@@ -235,8 +245,12 @@ void uplink_service::pump() {
       }
       if (!connected_) return;
     }
-    if (!sent) return;
+    if (!sent) {
+      link_bound = rate_limited;
+      break;
+    }
   }
+  drain_meter_.on_pump(link_bound, std::chrono::steady_clock::now());
 }
 
 bool uplink_service::publish_next(uplink_stream stream) {
@@ -292,6 +306,7 @@ void uplink_service::on_delivered(std::uint64_t batch_id, bool ok) {
       stats_.batches_acknowledged.fetch_add(1, std::memory_order_relaxed);
       stats_.records_acknowledged.fetch_add(sent.seqs.size(), std::memory_order_relaxed);
       stats_.wire_bytes_acknowledged.fetch_add(sent.wire_bytes, std::memory_order_relaxed);
+      drain_meter_.on_acknowledged(sent.seqs.size());
     }
   }
   pump();
@@ -350,6 +365,7 @@ void uplink_service::on_connection_lost(const std::string& cause) {
   connected_ = false;
   stats_.connected = false;
   spdlog::warn("uplink: lost the connection to {}{}{}", cfg_.uplink.broker.uri, cause.empty() ? "" : ": ", cause);
+  drain_meter_.on_disconnected();
   // Unacknowledged batches go again from the outbox after the reconnect.
   in_flight_.clear();
   for (auto& seqs : in_flight_seqs_) seqs.clear();

@@ -33,6 +33,7 @@
 #include "gateway/mqtt/backoff.hpp"
 #include "gateway/store/restamp.hpp"
 #include "gateway/store/sqlite.hpp"
+#include "gateway/uplink/drain_meter.hpp"
 #include "gateway/uplink/outbox.hpp"
 
 namespace communegw {
@@ -116,6 +117,7 @@ class uplink_service {
   std::chrono::steady_clock::time_point next_health_{};
   std::chrono::steady_clock::time_point next_fold_{};
   bool fold_caught_up_ = true;
+  drain_meter drain_meter_;
   std::chrono::steady_clock::time_point started_{};
 
   uplink_stats stats_;

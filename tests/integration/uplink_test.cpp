@@ -277,8 +277,10 @@ TEST_CASE("uplink: when the monthly budget is spent only alarms go - the rest wa
 
   const auto check = run_communegw({"--config", gateway.config_path().string(), "check"}, dir.path());
   CHECK(check.output.find("spent: only alarms go") != std::string::npos);
+  // Budget-bound, never link-bound: there is no measured drain rate to estimate from.
+  CHECK(check.output.find("time to drain not known yet") != std::string::npos);
   const auto backlog = run_communegw({"--config", gateway.config_path().string(), "query", "uplink", "--format", "csv"}, dir.path());
   CHECK(backlog.status == 0);
-  CHECK(backlog.output.find("stream,waiting,waiting_bytes,oldest_waiting,sent,last_seq") != std::string::npos);
-  CHECK(backlog.output.find("\nalarms,0,0,,20,20") != std::string::npos);  // every alarm sent
+  CHECK(backlog.output.find("stream,waiting,waiting_bytes,oldest_waiting,drains_in_s,sent,last_seq") != std::string::npos);
+  CHECK(backlog.output.find("\nalarms,0,0,,,20,20") != std::string::npos);  // every alarm sent
 }

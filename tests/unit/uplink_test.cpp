@@ -10,6 +10,7 @@
 #include "gateway/central/central_store.hpp"
 #include "gateway/store/restamp.hpp"
 #include "gateway/store/store.hpp"
+#include "gateway/uplink/drain_meter.hpp"
 #include "gateway/uplink/outbox.hpp"
 #include "gateway/uplink/wire.hpp"
 
@@ -402,4 +403,50 @@ TEST_CASE_FIXTURE(uplink_fixture, "streetlight windows report night-time lamp av
       CHECK(body.find(R"("events_by_zone":[["gate","camera_object",2],["road:north","camera_motion",1]])") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("the drain meter measures only time when the link was the limit") {
+  using namespace std::chrono_literals;
+  drain_meter meter(30s);
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  // Idle link: the outbox empties faster than it fills; nothing is learnt.
+  meter.on_pump(false, t0);
+  meter.on_acknowledged(500);
+  CHECK_FALSE(meter.poll(t0 + 40s));
+
+  // 30 s with more waiting than it could send, 600 records acknowledged: 20 records/s.
+  meter.on_pump(true, t0 + 40s);
+  meter.on_acknowledged(300);
+  meter.on_pump(true, t0 + 55s);
+  CHECK_FALSE(meter.poll(t0 + 60s));  // not a whole window yet
+  meter.on_acknowledged(300);
+  const auto first = meter.poll(t0 + 70s);
+  REQUIRE(first);
+  CHECK(*first == doctest::Approx(20.0));
+
+  // A disconnect ends the window unmeasured; the next one (40 records/s) is smoothed with the last.
+  meter.on_acknowledged(10'000);
+  meter.on_disconnected();
+  CHECK_FALSE(meter.poll(t0 + 200s));
+  meter.on_pump(true, t0 + 200s);
+  meter.on_acknowledged(1200);
+  const auto second = meter.poll(t0 + 230s);
+  REQUIRE(second);
+  CHECK(*second == doctest::Approx(30.0));
+
+  // The outbox ran dry mid-window: no measurement from it.
+  meter.on_pump(true, t0 + 230s);
+  meter.on_acknowledged(5);
+  meter.on_pump(false, t0 + 240s);
+  CHECK_FALSE(meter.poll(t0 + 270s));
+}
+
+TEST_CASE_FIXTURE(uplink_fixture, "the measured drain rate is kept in the store for check and query") {
+  outbox out(sql(), aggregate);
+  CHECK_FALSE(read_drain_rate(sql()));
+  REQUIRE(out.record_drain_rate(12.3456, local_10h) == SQLITE_OK);
+  const auto rate = read_drain_rate(sql());
+  REQUIRE(rate);
+  CHECK(rate->records_per_s == doctest::Approx(12.346));
+  CHECK(rate->measured_ms == local_10h);
 }
