@@ -101,6 +101,15 @@ int run_gateway(const config& cfg) {
                    out.stored.load(), out.duplicates.load(),
                    queue.uncommitted(), out.pending.load(), subscriber.stats().connected ? "connected" : "disconnected",
                    out.store_writable ? "ok" : "NOT WRITABLE", per_day / (1 << 20));
+      if (cfg.uplink.enabled) {
+        const auto& up = uplink.stats();
+        spdlog::info("uplink: {} | acknowledged {} records in {} batches ({} bytes) | backlog {} | refused by the "
+                     "broker {} batches | connect failures {}{}",
+                     up.connected ? "connected" : "disconnected", up.records_acknowledged.load(),
+                     up.batches_acknowledged.load(), up.wire_bytes_acknowledged.load(), up.backlog_records.load(),
+                     up.batches_refused.load(), up.connect_failures.load(),
+                     up.budget_exhausted ? " | MONTHLY BUDGET SPENT: only alarms go" : "");
+      }
       schedule_stats();
     });
   };

@@ -53,6 +53,10 @@ std::vector<option_spec> build_option_table() {
 
       {"mqtt.uri", value_kind::string, "\"tcp://127.0.0.1:1883\"",
        "The commune's local broker. tcp://host:port, or ssl://host:port for TLS."},
+      {"mqtt.protocol", value_kind::choice, "\"3.1.1\"",
+       "MQTT version spoken to the local broker: 3.1.1 or 5. With 5 the persistent session is kept with a "
+       "session expiry of \"never\", as 3.1.1 keeps it.",
+       false, "", {"3.1.1", "5"}},
       {"mqtt.client_id", value_kind::string, "\"\"",
        "Fixed MQTT client id of the persistent session. Empty: \"communegw-<gateway.id>\". Never share it: "
        "two clients with one id take the session from each other."},
@@ -166,6 +170,12 @@ std::vector<option_spec> build_option_table() {
       {"uplink.uri", value_kind::string, "\"ssl://central.example.vn:8883\"",
        "Central broker. ssl://host:port (TLS, the server certificate checked against uplink.ca_file), or "
        "tcp://host:port only for tests."},
+      {"uplink.protocol", value_kind::choice, "\"5\"",
+       "MQTT version spoken to the central broker: 5 or 3.1.1. With 5 a broker that refuses a batch (its ACL, a "
+       "quota) says so in the PUBACK, and the batch stays in the outbox, counted and logged; a 3.1.1 broker "
+       "acknowledges and drops what its ACL refuses, so the gateway cannot know. Use 3.1.1 only for a "
+       "central broker without MQTT 5.",
+       false, "", {"5", "3.1.1"}},
       {"uplink.client_id", value_kind::string, "\"\"", "MQTT client id at the central broker. Empty: \"communegw-<gateway.id>\"."},
       {"uplink.username", value_kind::string, "\"\"", "Username at the central broker. Empty: none (e.g. mutual TLS)."},
       {"uplink.password_file", value_kind::path, "\"\"",
@@ -422,6 +432,7 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
         out.uri.rfind("mqtts://", 0) != 0) {
       fail_key(key("uri").c_str(), fmt::format("\"{}\" must start with tcp:// or ssl://", out.uri));
     }
+    out.protocol = str(key("protocol").c_str()) == "5" ? mqtt_protocol::v5 : mqtt_protocol::v3_1_1;
     out.client_id = str(key("client_id").c_str());
     if (out.client_id.empty()) out.client_id = default_client_id;
     out.username = str(key("username").c_str());

@@ -31,8 +31,11 @@ struct gateway_settings {
   std::string commune;
 };
 
+enum class mqtt_protocol { v3_1_1, v5 };
+
 struct mqtt_settings {
   std::string uri;
+  mqtt_protocol protocol = mqtt_protocol::v3_1_1;
   std::string client_id;
   std::string username;
   std::string password;  // from password_file, never from the main file

@@ -28,9 +28,23 @@ std::string normalised_uri(const std::string& uri) {
   return uri;
 }
 
+mqtt::create_options make_create_options(const mqtt_settings& settings) {
+  return mqtt::create_options(settings.protocol == mqtt_protocol::v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+}
+
 mqtt::connect_options make_connect_options(const mqtt_settings& settings, bool clean_session) {
   mqtt::connect_options options;
-  options.set_clean_session(clean_session);
+  if (settings.protocol == mqtt_protocol::v5) {
+    options.set_mqtt_version(MQTTVERSION_5);
+    options.set_clean_start(clean_session);
+    // A 5 session ends when the connection does unless it asks for an expiry:
+    // "never" keeps it across gateway restarts and link losses, as 3.1.1's
+    // clean-session-off does (the broker's persistent_client_expiration still applies).
+    if (!clean_session) options.set_properties({mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, 0xFFFFFFFF)});
+  } else {
+    options.set_mqtt_version(MQTTVERSION_3_1_1);
+    options.set_clean_session(clean_session);
+  }
   options.set_keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(settings.keepalive));
   options.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(settings.connect_timeout));
   options.set_automatic_reconnect(false);  // we own reconnects: one backoff policy, visible in logs
@@ -39,6 +53,8 @@ mqtt::connect_options make_connect_options(const mqtt_settings& settings, bool c
   const auto uri = normalised_uri(settings.uri);
   if (uri.rfind("ssl://", 0) == 0) {
     mqtt::ssl_options ssl;
+    // With a trust store given, Paho C loads only that file, never the
+    // system's CAs (SSLSocket.c): trust is pinned to the configured CA.
     if (!settings.ca_file.empty()) ssl.set_trust_store(settings.ca_file);
     if (!settings.cert_file.empty()) ssl.set_key_store(settings.cert_file);
     if (!settings.key_file.empty()) ssl.set_private_key(settings.key_file);
@@ -52,10 +68,38 @@ mqtt::connect_options make_connect_options(const mqtt_settings& settings, bool c
   return options;
 }
 
-std::string describe_connect_failure(int code, const std::string& message) {
+std::string describe_reason_code(int reason_code) {
+  // MQTT 5 reason codes a broker sends in CONNACK, SUBACK and PUBACK.
+  switch (reason_code) {
+    case 0x80: return "unspecified error";
+    case 0x81: return "malformed packet";
+    case 0x82: return "protocol error";
+    case 0x83: return "implementation specific error";
+    case 0x84: return "unsupported protocol version (the broker does not speak MQTT 5: set protocol = \"3.1.1\")";
+    case 0x85: return "client id not valid";
+    case 0x86: return "bad username or password";
+    case 0x87: return "not authorised (the broker's ACL refuses this user or topic)";
+    case 0x88: return "server unavailable";
+    case 0x89: return "server busy";
+    case 0x8A: return "banned";
+    case 0x8C: return "bad authentication method";
+    case 0x90: return "topic name invalid";
+    case 0x95: return "packet too large for the broker";
+    case 0x97: return "quota exceeded";
+    case 0x99: return "payload format invalid";
+    default: return fmt::format("reason code 0x{:02X}", reason_code);
+  }
+}
+
+std::string describe_connect_failure(int code, int reason_code, const std::string& message) {
+  // MQTT 5: Paho reports the CONNACK reason code as the return code, or as the reason code.
+  if (const int reason = reason_code >= 0x80 ? reason_code : code; reason >= 0x80) {
+    if (reason == 0x86 || reason == 0x87) code = reason == 0x86 ? 4 : 5;  // worded as for 3.1.1 below
+    else return "broker refused the connection: " + describe_reason_code(reason);
+  }
   // MQTT 3.1.1 CONNACK return codes, as Paho reports them.
   switch (code) {
-    case 1: return "broker refused the connection: unacceptable protocol version";
+    case 1: return "broker refused the connection: unacceptable protocol version (set protocol to what the broker speaks)";
     case 2: return "broker refused the connection: client id rejected";
     case 3: return "broker refused the connection: server unavailable";
     case 4: return "broker refused the connection: bad username or password";
@@ -83,7 +127,7 @@ broker_subscriber::broker_subscriber(const mqtt_settings& settings, std::vector<
   // received QoS 1 message (it acknowledges it when our callback returns;
   // docs/durability.md), so there is nothing useful it could keep for us.
   client_ = std::make_unique<mqtt::async_client>(normalised_uri(settings.uri), settings.client_id,
-                                                 mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+                                                 make_create_options(settings), nullptr);
   client_->set_message_callback([this](mqtt::const_message_ptr message) {
     const auto& payload = message->get_payload_ref();
     sink_(message->get_topic(), std::string_view(payload.data(), payload.size()),
@@ -114,7 +158,7 @@ void broker_subscriber::subscribe_result::on_failure(const mqtt::token& tok) {
   // The broker refused (ACL) or the connection dropped mid-way; the next
   // connect subscribes again.
   spdlog::error("mqtt: subscribing to {} failed: {}", fmt::join(filters_, ", "),
-                describe_connect_failure(tok.get_return_code(), {}));
+                describe_connect_failure(tok.get_return_code(), tok.get_reason_code(), {}));
 }
 
 broker_subscriber::~broker_subscriber() { stop(); }
@@ -128,7 +172,7 @@ void broker_subscriber::connect() {
   auto on_failure = [this](const mqtt::token& tok) {
     stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
     failure_log_.log(spdlog::level::err, "mqtt: cannot connect to {}: {}", settings_.uri,
-                     describe_connect_failure(tok.get_return_code(), {}));
+                     describe_connect_failure(tok.get_return_code(), tok.get_reason_code(), {}));
     boost::asio::post(io_, [this] { schedule_reconnect(); });
   };
   auto listener = std::make_shared<action_listener>([](const mqtt::token&) {}, on_failure);
@@ -178,13 +222,14 @@ void broker_subscriber::stop() {
 std::string probe_broker(const mqtt_settings& settings) {
   try {
     mqtt::async_client client(normalised_uri(settings.uri), settings.client_id + "-check",
-                              mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+                              make_create_options(settings), nullptr);
     auto token = client.connect(make_connect_options(settings, /*clean_session=*/true));
     if (!token->wait_for(settings.connect_timeout + std::chrono::seconds(1))) return "no answer before mqtt.connect_timeout";
     client.disconnect()->wait_for(std::chrono::seconds(2));
     return {};
   } catch (const mqtt::exception& error) {
-    return describe_connect_failure(error.get_return_code(), error.get_error_str().empty() ? error.what() : error.get_error_str());
+    return describe_connect_failure(error.get_return_code(), error.get_reason_code(),
+                                    error.get_error_str().empty() ? error.what() : error.get_error_str());
   }
 }
 

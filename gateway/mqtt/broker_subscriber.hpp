@@ -77,11 +77,16 @@ class broker_subscriber {
 // mqtt:// and mqtts:// as Paho spells them (tcp://, ssl://).
 std::string normalised_uri(const std::string& uri);
 
-// Builds connect options (auth, TLS) from settings; shared with `check`.
+// Builds client and connect options (protocol version, session, auth, TLS)
+// from settings; shared with the uplink and `check`.
+mqtt::create_options make_create_options(const mqtt_settings& settings);
 mqtt::connect_options make_connect_options(const mqtt_settings& settings, bool clean_session);
 
-// Explains a failed connect token in words an operator can act on.
-std::string describe_connect_failure(int code, const std::string& message);
+// Explains a failed connect token in words an operator can act on: `code` is
+// Paho's return code (3.1.1 CONNACK codes), `reason_code` an MQTT 5 reason code (0 if none).
+std::string describe_connect_failure(int code, int reason_code, const std::string& message);
+// An MQTT 5 reason code >= 0x80 in words.
+std::string describe_reason_code(int reason_code);
 
 // Connects once with a throw-away client id and disconnects. Empty string on
 // success, else the reason. Used by `communegw check`.

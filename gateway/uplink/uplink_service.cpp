@@ -17,6 +17,8 @@ constexpr std::int64_t fold_limit = 20'000;        // message rows per aggregati
 constexpr std::int64_t feed_limit = 5'000;         // records queued per pass and producer
 // Events and alarms enter the outbox at this pace: it bounds their added latency.
 constexpr auto tick_interval = std::chrono::milliseconds(250);
+// How long a stream waits after the central broker refused one of its batches.
+constexpr auto refused_retry_delay = std::chrono::seconds(30);
 
 std::string status_payload(std::string_view state, std::int64_t now_ms) {
   return fmt::format("{{\"state\":\"{}\",\"t_ms\":{},\"protocol\":{}}}", state, now_ms, uplink_protocol_version);
@@ -29,14 +31,15 @@ class uplink_service::delivery_listener final : public mqtt::iaction_listener {
  public:
   delivery_listener(boost::asio::io_context& io, uplink_service& service, std::uint64_t batch_id)
       : io_(io), service_(service), batch_id_(batch_id) {}
-  void on_success(const mqtt::token&) override { forward(true); }
-  void on_failure(const mqtt::token&) override { forward(false); }
+  void on_success(const mqtt::token&) override { forward(true, 0); }
+  // MQTT 5: also a PUBACK whose reason code says the broker refused the batch.
+  void on_failure(const mqtt::token& tok) override { forward(false, tok.get_reason_code()); }
 
  private:
-  void forward(bool ok) {
+  void forward(bool ok, int reason_code) {
     auto* service = &service_;
     const auto id = batch_id_;
-    boost::asio::post(io_, [service, id, ok] { service->on_delivered(id, ok); });
+    boost::asio::post(io_, [service, id, ok, reason_code] { service->on_delivered(id, ok, reason_code); });
   }
   boost::asio::io_context& io_;
   uplink_service& service_;
@@ -70,7 +73,7 @@ uplink_service::uplink_service(const config& cfg, clock& time_source, std::funct
 
   const auto& broker = cfg_.uplink.broker;
   client_ = std::make_unique<mqtt::async_client>(normalised_uri(broker.uri), broker.client_id,
-                                                 mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+                                                 make_create_options(broker), nullptr);
   // Clean session: the outbox is our persistence. After a reconnect every
   // unacknowledged batch is sent again from it; the centre drops copies.
   connect_options_ = make_connect_options(broker, /*clean_session=*/true);
@@ -239,6 +242,7 @@ void uplink_service::pump() {
           break;
         }
       }
+      if (paused_until_[static_cast<std::size_t>(stream)] > std::chrono::steady_clock::now()) continue;
       if (publish_next(stream)) {
         sent = true;
         break;
@@ -285,7 +289,7 @@ bool uplink_service::publish_next(uplink_stream stream) {
   return true;
 }
 
-void uplink_service::on_delivered(std::uint64_t batch_id, bool ok) {
+void uplink_service::on_delivered(std::uint64_t batch_id, bool ok, int reason_code) {
   listeners_.erase(batch_id);
   const auto it = in_flight_.find(batch_id);
   // Not found: the connection was lost meanwhile and the records are queued
@@ -295,7 +299,19 @@ void uplink_service::on_delivered(std::uint64_t batch_id, bool ok) {
   in_flight_.erase(it);
   auto& seqs = in_flight_seqs_[static_cast<std::size_t>(sent.stream)];
   for (const auto seq : sent.seqs) seqs.erase(seq);
-  if (ok) {
+  if (!ok) {
+    // Refused while connected (an MQTT 5 PUBACK with an error reason: the
+    // centre's ACL, a quota). The records stay in the outbox; the stream
+    // waits before trying again, so a lasting refusal is not a busy loop.
+    stats_.batches_refused.fetch_add(1, std::memory_order_relaxed);
+    paused_until_[static_cast<std::size_t>(sent.stream)] = std::chrono::steady_clock::now() + refused_retry_delay;
+    failure_log_.log(spdlog::level::err,
+                     "uplink: the central broker refused a batch of {} {} records: {}; they stay in the outbox and go "
+                     "again in {} s",
+                     sent.seqs.size(), to_string(sent.stream),
+                     reason_code >= 0x80 ? describe_reason_code(reason_code) : std::string("delivery failed"),
+                     std::chrono::duration_cast<std::chrono::seconds>(refused_retry_delay).count());
+  } else {
     const auto now_ms = clock_.now().wall_ms;
     const int rc = outbox_.acknowledge(sent.stream, sent.seqs, static_cast<std::int64_t>(sent.wire_bytes), now_ms);
     if (rc != SQLITE_OK) {
@@ -316,7 +332,7 @@ void uplink_service::connect() {
   if (stopping_) return;
   auto on_failure = [this](const mqtt::token& tok) {
     stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
-    const auto why = describe_connect_failure(tok.get_return_code(), {});
+    const auto why = describe_connect_failure(tok.get_return_code(), tok.get_reason_code(), {});
     failure_log_.log(spdlog::level::err, "uplink: cannot connect to {}: {}", cfg_.uplink.broker.uri, why);
     boost::asio::post(io_, [this] { schedule_reconnect(); });
   };
@@ -351,6 +367,7 @@ void uplink_service::on_connected() {
   stats_.connected = true;
   stats_.connects.fetch_add(1, std::memory_order_relaxed);
   backoff_.reset();
+  paused_until_ = {};  // a new connection may come with new permissions
   month_bytes_ = outbox_.bytes_sent_in_month(clock_.now().wall_ms);
   spdlog::info("uplink: connected to {} as {}", cfg_.uplink.broker.uri, cfg_.uplink.broker.client_id);
   try {

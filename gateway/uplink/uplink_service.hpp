@@ -46,6 +46,7 @@ struct uplink_stats {
   std::atomic<std::uint64_t> records_acknowledged{0};
   std::atomic<std::uint64_t> wire_bytes_acknowledged{0};
   std::atomic<std::uint64_t> publish_refused{0};  // Paho refused a publish (back-pressure, not connected)
+  std::atomic<std::uint64_t> batches_refused{0};  // the central broker refused a batch (MQTT 5 PUBACK reason)
   std::atomic<std::uint64_t> backlog_records{0};  // at the last tick
   std::atomic<std::uint64_t> fold_errors{0};
   std::atomic<std::uint64_t> restamped{0};  // messages and events re-stamped once the clock was trusted
@@ -83,7 +84,7 @@ class uplink_service {
   void schedule_reconnect();
   void on_connected();
   void on_connection_lost(const std::string& cause);
-  void on_delivered(std::uint64_t batch_id, bool ok);
+  void on_delivered(std::uint64_t batch_id, bool ok, int reason_code);
   std::string health_record(std::int64_t now_ms);
   void refill_rate_budget();
 
@@ -118,6 +119,8 @@ class uplink_service {
   std::chrono::steady_clock::time_point next_fold_{};
   bool fold_caught_up_ = true;
   drain_meter drain_meter_;
+  // A stream whose batch the central broker refused waits until then.
+  std::array<std::chrono::steady_clock::time_point, all_uplink_streams.size()> paused_until_{};
   std::chrono::steady_clock::time_point started_{};
 
   uplink_stats stats_;

@@ -88,6 +88,30 @@ TEST_CASE("broker restart mid-stream: everything the broker acknowledged is stor
   CHECK(gateway.running());
 }
 
+TEST_CASE("MQTT 5 to the local broker: the session outlives the gateway - what is published while it is down arrives") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "gw" / "store.db";
+  // Without a session expiry an MQTT 5 session ends with its connection, and
+  // everything published while the gateway is down would be dropped.
+  gateway_process gateway(dir / "gw", "[gateway]\nid = \"gw-test\"\nprovince = \"p\"\ncommune = \"c\"\n"
+                                      "[mqtt]\nuri = \"" + broker.uri() + "\"\nprotocol = \"5\"\n"
+                                      "reconnect_min = \"100ms\"\nreconnect_max = \"1s\"\n"
+                                      "[store]\npath = \"" + db.string() + "\"\n");
+  REQUIRE(gateway_listening(broker.uri(), db));
+  REQUIRE(gateway.terminate(10s) == 0);
+
+  constexpr int total = 200;
+  {
+    publisher pub(broker.uri());
+    for (int seq = 1; seq <= total; ++seq) REQUIRE(pub.publish("commune/c/env/env-steady/telemetry", env_message(seq)));
+  }
+  gateway.start();
+  CHECK(wait_for([&] { return distinct_seqs(db) == total; }, 30s));
+  CHECK(rows(db) == total);
+  CHECK(gateway.log().find("mqtt: connected") != std::string::npos);
+}
+
 namespace {
 
 struct kill_outcome {

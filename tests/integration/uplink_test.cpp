@@ -20,13 +20,15 @@ struct central_site {
   std::unique_ptr<child_process> receiver;
   std::filesystem::path db;
 
-  explicit central_site(temp_dir& d) : dir(d), db(d / "central" / "central.db") {
+  // acl: a mosquitto ACL for the central broker (empty: none, every user may publish anywhere).
+  explicit central_site(temp_dir& d, const std::string& acl = "") : dir(d), db(d / "central" / "central.db") {
     make_pki(dir.path(), "central-pki");
     run_or_fail("mosquitto_passwd -b -c " + (dir / "central-passwd").string() + " gw-1 'gw-S3cret'");
     run_or_fail("mosquitto_passwd -b " + (dir / "central-passwd").string() + " centre 'centre-S3cret'");
     write_file(dir / "gw.pw", "gw-S3cret\n");
     write_file(dir / "centre.pw", "centre-S3cret\n");
     std::filesystem::create_directories(dir / "central");
+    if (!acl.empty()) write_file(dir / "central-acl", acl);
     run_or_fail("chmod -R a+rX " + dir.path().string());
     const auto pki = dir / "central-pki";
     // Persistence on, as at the real centre: the receiver's session and its
@@ -37,7 +39,8 @@ struct central_site {
              "cafile " + (pki / "ca.crt").string() + "\ncertfile " + (pki / "server.crt").string() +
              "\nkeyfile " + (pki / "server.key").string() + "\n"
              "persistence true\npersistence_location " + (dir / "central-broker").string() + "/\n"
-             "max_queued_messages 0\nlog_dest stdout\n";
+             "max_queued_messages 0\nlog_dest stdout\n" +
+             (acl.empty() ? std::string() : "acl_file " + (dir / "central-acl").string() + "\n");
     });
     tls_port = broker->port();
     start_receiver();
@@ -283,4 +286,39 @@ TEST_CASE("uplink: when the monthly budget is spent only alarms go - the rest wa
   CHECK(backlog.status == 0);
   CHECK(backlog.output.find("stream,waiting,waiting_bytes,oldest_waiting,drains_in_s,sent,last_seq") != std::string::npos);
   CHECK(backlog.output.find("\nalarms,0,0,,,20,20") != std::string::npos);  // every alarm sent
+}
+
+TEST_CASE("uplink over MQTT 5: a batch the centre's ACL refuses stays in the outbox, counted and said so - it goes once allowed") {
+  temp_dir dir;
+  const std::string own = "communegw/v1/p/c/gw-1/";
+  const std::string receiver = "user centre\ntopic read communegw/#\n";
+  // The centre forgot the events stream in this gateway's ACL.
+  central_site centre(dir, receiver + "user gw-1\ntopic write " + own + "alarms\ntopic write " + own + "status\n"
+                               "topic write " + own + "health\ntopic write " + own + "aggregates\n");
+  mosquitto_broker local(dir / "local");
+  const auto store = dir / "gw" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_config(local.uri(), store, centre, (dir / "central-pki" / "ca.crt").string()) +
+                                          "protocol = \"5\"\n");
+  publisher devices(local.uri());
+  REQUIRE(wait_for([&] { return gateway.log().find("mqtt: subscribed") != std::string::npos; }, 30s));
+
+  for (int seq = 1; seq <= 8; ++seq) {
+    const auto kind = seq <= 5 ? "motion" : "tamper";  // motion: events stream; tamper: alarms
+    REQUIRE(devices.publish("commune/c/camera/cam-1/event",
+                            R"({"seq":)" + std::to_string(seq) + R"(,"event":")" + kind + R"("})"));
+  }
+  CHECK(wait_for([&] { return centre.records("alarms") == 3; }, 30s));
+  CHECK(wait_for([&] { return gateway.log().find("refused a batch") != std::string::npos; }, 30s));
+  CHECK(gateway.log().find("not authorised") != std::string::npos);
+  std::this_thread::sleep_for(1s);
+  CHECK(centre.records("events") == 0);
+  CHECK(store_count(store, "SELECT count(*) FROM outbox WHERE stream = 3") == 5);  // kept, not lost
+
+  // The centre fixes its ACL and restarts its broker: the events go, once each.
+  write_file(dir / "central-acl", receiver + "user gw-1\ntopic write " + own + "#\n");
+  centre.broker->restart();
+  CHECK(wait_for([&] { return centre.records("events") == 5; }, 60s));
+  CHECK(wait_for([&] { return store_count(store, "SELECT count(*) FROM outbox WHERE stream = 3") == 0; }, 30s));
+  CHECK(centre.records("alarms") == 3);
+  CHECK(centre.gaps() == 0);
 }
