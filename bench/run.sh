@@ -32,37 +32,14 @@ target_callgrind_extra=15000  # instructions per message beyond the raw subscrib
 target_disk_ratio=2           # bytes written to disk per byte of payload
 target_loss_per_kill=1        # messages lost per SIGKILL
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+# say, die, calc, json_number, wait_log; processes in started_pids stop on exit.
+log_prefix=bench
+source "$repo/scripts/lib.sh"
 skipped() { [[ "$skip" == *" $1 "* ]]; }
 now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-
-# ---- processes we start, stopped by PID on exit --------------------------------
-started_pids=()
-cleanup() {
-  local pid
-  for pid in "${started_pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-  sleep 0.2
-  for pid in "${started_pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  done
-}
-trap cleanup EXIT
-trap 'die "interrupted"' INT TERM
 
 # ---- dependencies and build ---------------------------------------------------
-need_deps=0
-for tool in cmake ninja mosquitto sqlite3 valgrind /usr/bin/time /usr/bin/python3; do
-  command -v "$tool" >/dev/null 2>&1 || need_deps=1
-done
-/usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || need_deps=1
-if ((need_deps)); then
-  say "installing the benchmark's dependencies (scripts/install-deps.sh --bench)"
-  "$repo/scripts/install-deps.sh" --bench
-fi
+ensure_bench_tools cmake ninja mosquitto sqlite3 valgrind /usr/bin/time /usr/bin/python3
 
 mkdir -p "$build"
 if [[ ! -f "$build/build.ninja" ]]; then
@@ -85,7 +62,7 @@ mkdir -p "$out"
 say "results and logs: $out"
 
 # ---- broker --------------------------------------------------------------------
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 broker=tcp://127.0.0.1:$port
 sed "s/@PORT@/$port/" "$repo/bench/mosquitto.conf" >"$out/mosquitto.conf"
 mosquitto -c "$out/mosquitto.conf" >"$out/mosquitto.log" 2>&1 &
@@ -106,7 +83,6 @@ publish() {
     --env-stations "$stations" --count "$count" --qos 1 --summary-json "$summary" -q "$@" ||
     die "communegw-sim failed publishing to $commune"
 }
-json_number() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
 
 # gateway_config <dir> <client id> <commune>: a store of its own, one topic filter.
 gateway_config() {
@@ -137,14 +113,6 @@ wait_stored() {
   while ((SECONDS < deadline)); do
     value=$(stored "$1")
     ((${value:-0} >= $2)) && return 0
-    sleep 0.1
-  done
-  return 1
-}
-wait_log() {
-  local deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
   return 1

@@ -41,37 +41,14 @@ target_drain_rate=5000   # records/s at the centre, at least
 target_alarm_p99_ms=2000 # live alarm latency p99, below
 target_rss_kib=$((32 * 1000))  # 32 MB
 
-say() { printf 'uplink-bench: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+# say, die, calc, json_number, free_port, wait_log; processes in started_pids stop on exit.
+log_prefix=uplink-bench
+source "$repo/scripts/lib.sh"
 skipped() { [[ "$skip" == *" $1 "* ]]; }
 now_ms() { date +%s%3N; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-
-# ---- processes we start, stopped by PID on exit -------------------------------------
-started_pids=()
-cleanup() {
-  local pid
-  for pid in "${started_pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-  sleep 0.3
-  for pid in "${started_pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  done
-}
-trap cleanup EXIT
-trap 'die "interrupted"' INT TERM
 
 # ---- dependencies and build ------------------------------------------------------
-need_deps=0
-for tool in cmake ninja mosquitto mosquitto_passwd sqlite3 openssl /usr/bin/python3; do
-  command -v "$tool" >/dev/null 2>&1 || need_deps=1
-done
-/usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || need_deps=1
-if ((need_deps)); then
-  say "installing the benchmark's dependencies (scripts/install-deps.sh --bench)"
-  "$repo/scripts/install-deps.sh" --bench
-fi
+ensure_bench_tools cmake ninja mosquitto mosquitto_passwd sqlite3 openssl /usr/bin/python3
 mkdir -p "$build"
 if [[ ! -f "$build/build.ninja" ]]; then
   say "configuring $build (Release)"
@@ -90,7 +67,6 @@ mkdir -p "$out"
 chmod 755 "$out"
 say "results and logs: $out"
 
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {
   local _
   for _ in $(seq 100); do
@@ -99,16 +75,7 @@ wait_port() {
   done
   return 1
 }
-wait_log() {  # file pattern timeout_s
-  local deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 q() { sqlite3 -readonly "$1" "$2" 2>/dev/null; }
-json_number() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" | head -1; }
 json_text() { sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -1; }
 
 # ---- the commune broker ------------------------------------------------------------

@@ -29,31 +29,16 @@ sim="$root/build/tools/sim/communegw-sim"
 
 work=$(mktemp -d /tmp/communegw-demo-XXXXXX)
 chmod 755 "$work"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+# free_port, wait_log; what is in started_pids is stopped on exit, then on_exit runs.
+log_prefix=demo
+source scripts/lib.sh
+on_exit() {
   if [[ "${DEMO_KEEP:-0}" != 1 ]]; then rm -rf "$work"; else echo "kept $work"; fi
-}
-trap cleanup EXIT
-
-# A free loopback port: bash's /dev/tcp fails to connect where nothing listens.
-free_port() {
-  for _ in $(seq 1 50); do
-    candidate=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then echo "$candidate"; return; fi
-  done
-  echo "no free port found" >&2
-  exit 1
 }
 port=$(free_port)
 central_port=$(free_port)
 wait_for_line() {  # file pattern: up to 10 s
-  for _ in $(seq 1 100); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "timed out waiting for \"$2\" in $1" >&2
-  return 1
+  wait_log "$1" "$2" 10 || die "timed out waiting for \"$2\" in $1"
 }
 
 mkdir -m 777 "$work/broker"
@@ -66,7 +51,7 @@ max_queued_messages 0
 log_dest file $work/broker/mosquitto.log
 CONF
 mosquitto -c "$work/broker/mosquitto.conf" &
-pids+=($!)
+started_pids+=($!)
 
 echo "== starting the central side: TLS broker on 127.0.0.1:$central_port and communegw central"
 central="$work/central"
@@ -102,14 +87,14 @@ CONF
 start_central_broker() {
   mosquitto -c "$central/mosquitto.conf" &
   central_broker_pid=$!
-  pids+=($central_broker_pid)
+  started_pids+=($central_broker_pid)
 }
 start_central_broker
 sleep 0.5
 "$gw" central --uri "ssl://127.0.0.1:$central_port" --db "$central/central.db" --ca-file "$central/pki/ca.crt" \
   --username centre --password-file "$central/centre.pw" > "$central/receiver.log" 2>&1 &
 receiver_pid=$!
-pids+=($receiver_pid)
+started_pids+=($receiver_pid)
 wait_for_line "$central/receiver.log" "subscribed (QoS 1) to communegw/v1/+/+/+/alarms"
 wait_for_line "$central/receiver.log" "subscribed (QoS 1) to communegw/v1/+/+/+/status"
 
@@ -149,7 +134,7 @@ CONF
 echo "== starting the gateway (log: $work/gateway.log)"
 "$gw" --config "$work/communegw.toml" run > "$work/gateway.log" 2>&1 &
 gw_pid=$!
-pids+=($gw_pid)
+started_pids+=($gw_pid)
 wait_for_line "$work/gateway.log" "mqtt: subscribed"
 
 echo "== simulating xa-demo for ${seconds}s: 400 streetlights, 80 environment stations, 20 cameras, ${rate} msg/s"
