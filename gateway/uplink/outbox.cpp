@@ -270,7 +270,9 @@ feed_result outbox::feed_aggregates(std::int64_t limit, std::int64_t now_ms,
 
     const double expected = expected_per_second * static_cast<double>(w.period_s);
     body_ += ",\"completeness\":";
-    append_number(body_, std::min(1.0, static_cast<double>(most_samples) / expected));
+    // A device that only sends events (a camera) has no expected samples: not 0, null.
+    if (metrics.empty()) body_ += "null";
+    else append_number(body_, std::min(1.0, static_cast<double>(most_samples) / expected));
     body_ += fmt::format(",\"untrusted\":{},\"metrics\":{{{}}},\"events\":{{{}}}", untrusted, metrics, events);
     if (!zones.empty()) body_ += ",\"events_by_zone\":[" + zones + "]";  // [[zone, kind, count], …]
     // Streetlight figures the programme reports on, from the window means

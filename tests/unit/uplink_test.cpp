@@ -399,6 +399,7 @@ TEST_CASE_FIXTURE(uplink_fixture, "streetlight windows report night-time lamp av
       CHECK(double(doc["derived"]["night_min_battery_soc"]) == 40);
     } else {
       CHECK(body.find(R"("events":{"camera_motion":1,"camera_object":2})") != std::string::npos);
+      CHECK(body.find(R"("completeness":null)") != std::string::npos);  // events only: nothing expected
       INFO(body);
       CHECK(body.find(R"("events_by_zone":[["gate","camera_object",2],["road:north","camera_motion",1]])") != std::string::npos);
     }
