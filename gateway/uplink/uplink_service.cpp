@@ -229,18 +229,25 @@ void uplink_service::pump() {
   const auto budget = cfg_.uplink.monthly_budget;
   const bool budget_spent = budget != 0 && static_cast<std::uint64_t>(month_bytes_) >= budget;
   stats_.budget_exhausted = budget_spent;
+  // Alarms first, on an in-flight slot of their own: a window full of bulk
+  // batches must not hold an alarm back until one of them is acknowledged.
+  auto& alarms_in_flight = in_flight_seqs_[static_cast<std::size_t>(uplink_stream::alarms)];
+  if (alarms_in_flight.empty() &&
+      paused_until_[static_cast<std::size_t>(uplink_stream::alarms)] <= std::chrono::steady_clock::now()) {
+    publish_next(uplink_stream::alarms);
+    if (!connected_) return;
+  }
   // Whether the link, not the outbox, was the limit: what the drain meter measures.
   bool link_bound = true;
-  while (in_flight_.size() < cfg_.uplink.max_inflight) {
+  while (in_flight_.size() - (alarms_in_flight.empty() ? 0 : 1) < cfg_.uplink.max_inflight) {
     bool sent = false, rate_limited = false;
     for (const auto stream : all_uplink_streams) {
-      if (stream != uplink_stream::alarms) {
-        // Alarms are never held back; everything else waits for budget and rate.
-        if (budget_spent) break;
-        if (cfg_.uplink.max_rate != 0 && rate_tokens_ <= 0) {
-          rate_limited = true;
-          break;
-        }
+      if (stream == uplink_stream::alarms) continue;
+      // Everything but alarms waits for budget and rate.
+      if (budget_spent) break;
+      if (cfg_.uplink.max_rate != 0 && rate_tokens_ <= 0) {
+        rate_limited = true;
+        break;
       }
       if (paused_until_[static_cast<std::size_t>(stream)] > std::chrono::steady_clock::now()) continue;
       if (publish_next(stream)) {
