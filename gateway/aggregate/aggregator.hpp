@@ -44,8 +44,11 @@ class aggregator {
              std::vector<std::chrono::milliseconds> sent_periods);
 
   // Folds at most `limit` new message rows and `limit` new event rows in one
-  // transaction.
-  fold_result fold(std::int64_t limit);
+  // transaction. An incident (an event the store updates in place) is counted
+  // once: when it is closed, or when it was first received at least
+  // aggregate.incident_timeout before `now_ms` (0: only closed ones), with the
+  // zones it has then.
+  fold_result fold(std::int64_t limit, std::int64_t now_ms = 0);
 
   static constexpr std::string_view messages_cursor = "aggregate.messages";
   static constexpr std::string_view events_cursor = "aggregate.events";
@@ -72,7 +75,7 @@ class aggregator {
   aggregate_settings settings_;
   std::vector<std::chrono::milliseconds> sent_periods_;
   cursors cursors_;
-  sqlite::statement read_messages_, read_events_, upsert_stats_, mark_window_;
+  sqlite::statement read_messages_, read_events_, read_incidents_, mark_folded_, upsert_stats_, mark_window_;
 };
 
 }  // namespace communegw

@@ -146,7 +146,7 @@ void uplink_service::tick() {
   fold_result folded;
   const auto fold_now = std::chrono::steady_clock::now();
   if (fold_now >= next_fold_ || !fold_caught_up_) {
-    folded = aggregator_.fold(fold_limit);
+    folded = aggregator_.fold(fold_limit, now.wall_ms);
     next_fold_ = fold_now + cfg_.aggregate.interval;
     fold_caught_up_ = folded.caught_up || folded.status != SQLITE_OK;
     if (folded.status != SQLITE_OK) {
