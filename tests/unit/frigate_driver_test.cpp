@@ -33,7 +33,7 @@ TEST_CASE("frigate fixtures decode to their expected results") {
   CHECK(hostile >= 20);
 }
 
-TEST_CASE("frigate: new, update and end of one tracked object share one incident key; only end closes it") {
+TEST_CASE("frigate: new, update and end of one tracked object share one incident key - only end closes it") {
   auto driver = make_frigate_driver(frigate_settings());
   const auto first = ok(driver->decode("frigate/events", tracked("new", "gate", "")));
   const auto update = ok(driver->decode("frigate/events", tracked("update", "gate", R"(,"entered_zones":["yard"])")));
@@ -50,7 +50,7 @@ TEST_CASE("frigate: new, update and end of one tracked object share one incident
   CHECK(last.events[0].end_ms == 1795431899500);
 }
 
-TEST_CASE("frigate: the prefix comes from the filters; several Frigate servers keep their cameras apart") {
+TEST_CASE("frigate: the prefix comes from the filters - several Frigate servers keep their cameras apart") {
   auto driver = make_frigate_driver(frigate_settings({"frigate/#", "nvr-xa/frigate/#"}));
   CHECK(ok(driver->decode("nvr-xa/frigate/events", tracked("new", "gate", ""))).device_id == "nvr-xa/frigate/gate");
   CHECK(ok(driver->decode("frigate/events", tracked("new", "gate", ""))).device_id == "frigate/gate");

@@ -375,7 +375,7 @@ void ingest_frigate(uplink_fixture& f, driver& frigate, std::int64_t received_ms
 
 }  // namespace
 
-TEST_CASE_FIXTURE(uplink_fixture, "an incident is counted and sent once it ends, with its final state; one left open goes up after the timeout and again when it changes") {
+TEST_CASE_FIXTURE(uplink_fixture, "an incident is counted and sent once it ends, with its final state - one left open goes up after the timeout and again when it changes") {
   aggregate.incident_timeout = std::chrono::minutes(10);
   auto frigate = make_frigate_driver(driver_settings{"frigate", true, {"frigate/#"}});
   aggregator pass(sql(), aggregate, {});
