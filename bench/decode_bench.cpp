@@ -14,10 +14,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "drivers/epever/epever_driver.hpp"
 #include "drivers/esphome/esphome_driver.hpp"
+#include "drivers/frigate/frigate_driver.hpp"
 #include "drivers/native/native_driver.hpp"
 #include "drivers/tasmota/tasmota_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
@@ -68,6 +72,21 @@ int main(int argc, char** argv) {
                    {{"homeassistant/sensor/tram-xa/nhiet_do/config",
                      R"({"dev_cla":"temperature","unit_of_meas":"°C","stat_cla":"measurement","name":"Nhiệt độ","stat_t":"tram-xa/sensor/nhiet_do/state","avty_t":"tram-xa/status","uniq_id":"ESPsensornhiet_do"})"}},
                    "tram-xa/sensor/nhiet_do/state", "27.4"});
+  // Frigate: a tracked-object update (before and after, as Frigate 0.14 sends it); EPEver2MQTT: the
+  // JSON-mode DATA message of one controller. Both are fixtures, so the bench decodes what the tests check.
+  const auto fixture = [](const char* path) {
+    std::ifstream in(std::string(COMMUNEGW_SOURCE_DIR) + "/tests/data/" + path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto all = text.str();
+    const auto newline = all.find('\n');
+    return std::pair{all.substr(0, newline), newline == std::string::npos ? std::string() : all.substr(newline + 1)};
+  };
+  const auto [frigate_topic, frigate_payload] = fixture("frigate/03_event_update_zone.txt");
+  cases.push_back({"frigate", make_frigate_driver({"frigate", true, {"frigate/#"}}), {}, frigate_topic, frigate_payload});
+  const auto [epever_topic, epever_payload] = fixture("epever/02_json_one_controller.txt");
+  cases.push_back({"epever", make_epever_driver({"epever", true, {"EPEver/#"}}), {}, epever_topic, epever_payload});
+  cases.push_back({"epever-value", make_epever_driver({"epever", true, {"EPEver/#"}}), {}, "EPEver/EP_1/LiveData/BATT_V", "12.84"});
   std::printf("%-12s %10s   (typical message, best of 5 rounds of %ld)\n", "driver", "ns/msg", iterations);
   const std::string only = argc > 2 ? argv[2] : "";
   for (auto& c : cases) {

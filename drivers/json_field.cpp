@@ -1,10 +1,12 @@
 #include "drivers/json_field.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
+#include "gateway/model/json_text.hpp"
 #include "gateway/model/timestamp.hpp"
 
 namespace communegw::json_field {
@@ -168,6 +170,36 @@ std::optional<std::string_view> read_text(simdjson::ondemand::value value) {
   std::string_view text;
   if (value.get_string().get(text)) return std::nullopt;
   return text;
+}
+
+std::optional<rejection> read_text_list(simdjson::ondemand::value value, std::string_view field, std::size_t max_items,
+                                        std::size_t max_bytes, std::vector<std::string_view>& items) {
+  simdjson::ondemand::array array;
+  if (value.get_array().get(array)) {
+    return rejection{reject_reason::wrong_type, fmt::format("\"{}\" must be an array of strings", field)};
+  }
+  for (auto item : array) {
+    std::string_view text;
+    if (item.get_string().get(text) || text.empty() || text.size() > max_bytes) {
+      return rejection{reject_reason::wrong_type,
+                       fmt::format("\"{}\" must be an array of strings of 1 … {} bytes", field, max_bytes)};
+    }
+    if (std::find(items.begin(), items.end(), text) != items.end()) continue;
+    if (items.size() >= max_items) {
+      return rejection{reject_reason::out_of_range, fmt::format("\"{}\" holds more than {} items", field, max_items)};
+    }
+    items.push_back(text);
+  }
+  return std::nullopt;
+}
+
+void append_text_list(std::string& out, const std::vector<std::string_view>& items) {
+  out += '[';
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, items[i]);
+  }
+  out += ']';
 }
 
 simdjson::padded_string_view padded_buffer::wrap(std::string_view payload) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -58,6 +59,15 @@ std::optional<rejection> check_nothing_follows(simdjson::ondemand::document& doc
 
 // The text of a JSON string value, or nullopt for any other type.
 std::optional<std::string_view> read_text(simdjson::ondemand::value value);
+
+// A JSON array of strings, each 1 … max_bytes bytes, at most max_items of
+// them, duplicates dropped (zone lists, object classes). On a wrong type or
+// too many items, the rejection names `field`.
+std::optional<rejection> read_text_list(simdjson::ondemand::value value, std::string_view field, std::size_t max_items,
+                                        std::size_t max_bytes, std::vector<std::string_view>& items);
+
+// Appends `items` to `out` as a JSON array of strings.
+void append_text_list(std::string& out, const std::vector<std::string_view>& items);
 
 // Copies a payload into a buffer with the tail padding simdjson requires.
 // One per driver instance; reused between messages to avoid allocation.

@@ -2,7 +2,9 @@
 
 #include <array>
 
+#include "drivers/epever/epever_driver.hpp"
 #include "drivers/esphome/esphome_driver.hpp"
+#include "drivers/frigate/frigate_driver.hpp"
 #include "drivers/native/native_driver.hpp"
 #include "drivers/tasmota/tasmota_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
@@ -17,6 +19,8 @@ const std::array drivers{
     zigbee2mqtt_driver_descriptor,
     tasmota_driver_descriptor,
     esphome_driver_descriptor,
+    frigate_driver_descriptor,
+    epever_driver_descriptor,
 };
 
 }  // namespace

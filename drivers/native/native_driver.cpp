@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "drivers/fault_tracker.hpp"
 #include "drivers/json_field.hpp"
 #include "gateway/model/json_text.hpp"
 
@@ -70,20 +71,6 @@ std::variant<native_topic, rejection> parse_topic(std::string_view topic) {
 
 // ---- payload --------------------------------------------------------------
 
-// Fault codes a streetlight controller reports in "faults"; an unknown code is
-// still recorded (as a warning), because a new firmware's fault matters too.
-struct fault_code {
-  std::string_view code;
-  severity level;
-};
-constexpr std::array fault_codes{
-    fault_code{"lamp_open_circuit", severity::warning},     fault_code{"lamp_short_circuit", severity::alarm},
-    fault_code{"load_overcurrent", severity::alarm},        fault_code{"battery_low_voltage_disconnect", severity::warning},
-    fault_code{"battery_over_voltage", severity::warning},  fault_code{"battery_over_temperature", severity::alarm},
-    fault_code{"pv_over_voltage", severity::warning},       fault_code{"pv_reverse_polarity", severity::alarm},
-    fault_code{"controller_over_temperature", severity::alarm},
-};
-
 struct event_name {
   std::string_view wire;  // as sent in "event"
   std::string_view kind;  // stored event kind
@@ -125,16 +112,11 @@ class native_driver final : public driver {
                               std::optional<std::vector<std::string>>& faults);
   void decode_metric(decoded_message& out, std::string_view key, simdjson::ondemand::value value);
   static std::optional<rejection> decode_faults(simdjson::ondemand::value value, std::vector<std::string>& codes);
-  void apply_fault_changes(decoded_message& out, std::vector<std::string> reported);
 
   simdjson::ondemand::parser parser_;
   json_field::padded_buffer buffer_;
-  // Fault codes each streetlight reported last. A controller repeats its
-  // active faults in every status message; events mark only the changes, so
-  // a two-hour fault is one lamp_fault event and one lamp_fault_cleared, not
-  // 120 events. Bounded: a flood of invented device ids cannot grow it forever.
-  std::unordered_map<std::string, std::vector<std::string>> active_faults_;
-  static constexpr std::size_t max_tracked_devices = 100'000;
+  // Reported faults become events on changes only (drivers/fault_tracker.hpp).
+  fault_tracker faults_;
 };
 
 decode_result native_driver::decode(std::string_view topic, std::string_view payload) {
@@ -165,7 +147,7 @@ decode_result native_driver::decode(std::string_view topic, std::string_view pay
   const char* trailing = nullptr;
   if (doc.current_location().get(trailing) == simdjson::SUCCESS) return rejection{reject_reason::malformed_json, "trailing content after the JSON object"};
   // Only an accepted message may change what the driver remembers.
-  if (faults) apply_fault_changes(std::get<decoded_message>(result), std::move(*faults));
+  if (faults) faults_.report(std::get<decoded_message>(result), "faults", std::move(*faults));
   return result;
 }
 
@@ -315,36 +297,6 @@ std::optional<rejection> native_driver::decode_faults(simdjson::ondemand::value 
     if (std::find(codes.begin(), codes.end(), code) == codes.end()) codes.emplace_back(code);
   }
   return std::nullopt;
-}
-
-void native_driver::apply_fault_changes(decoded_message& out, std::vector<std::string> reported) {
-  if (active_faults_.size() >= max_tracked_devices && !active_faults_.count(out.device_id)) active_faults_.clear();
-  auto& active = active_faults_[out.device_id];
-  auto make_event = [&](std::string_view kind, severity level, std::string_view code, bool known) {
-    event ev;
-    ev.kind = std::string(kind);
-    ev.level = level;
-    ev.start_ms = out.device_time_ms;
-    ev.attributes_json = "{\"code\":";
-    append_json_string(ev.attributes_json, code);
-    ev.attributes_json += known ? "}" : ",\"known\":false}";
-    out.events.push_back(std::move(ev));
-  };
-  for (const auto& code : reported) {
-    if (std::find(active.begin(), active.end(), code) != active.end()) continue;  // still active: no news
-    severity level = severity::warning;
-    bool known = false;
-    for (const auto& candidate : fault_codes) {
-      if (candidate.code == code) level = candidate.level, known = true;
-    }
-    make_event("lamp_fault", level, code, known);
-  }
-  for (const auto& code : active) {
-    if (std::find(reported.begin(), reported.end(), code) == reported.end()) {
-      make_event("lamp_fault_cleared", severity::info, code, true);
-    }
-  }
-  active = std::move(reported);
 }
 
 // ---- factory ----------------------------------------------------------------

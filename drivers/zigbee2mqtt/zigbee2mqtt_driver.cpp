@@ -16,6 +16,7 @@
 #include "drivers/device_name.hpp"
 #include "drivers/json_field.hpp"
 #include "drivers/readings.hpp"
+#include "drivers/topic_base.hpp"
 #include "drivers/units.hpp"
 #include "gateway/model/timestamp.hpp"
 
@@ -117,26 +118,6 @@ class zigbee2mqtt_driver final : public driver {
   static constexpr std::size_t max_properties_per_device = 256;
 };
 
-// The base topic is the literal part of each configured filter, before its
-// first wildcard ("zigbee2mqtt/#" -> "zigbee2mqtt"): one driver instance can
-// serve several bridges (one per coordinator).
-std::vector<std::string> bases_from_filters(const std::vector<std::string>& filters) {
-  std::vector<std::string> bases;
-  for (const auto& filter : filters) {
-    std::string_view literal = filter;
-    const auto wildcard = std::min(literal.find('+'), literal.find('#'));
-    if (wildcard != std::string_view::npos) {
-      literal = literal.substr(0, wildcard);
-    } else if (const auto last = literal.rfind('/'); last != std::string_view::npos) {
-      literal = literal.substr(0, last + 1);  // a plain topic: its parent is the base
-    }
-    while (!literal.empty() && literal.back() == '/') literal.remove_suffix(1);
-    if (!literal.empty() && std::find(bases.begin(), bases.end(), literal) == bases.end()) bases.emplace_back(literal);
-  }
-  std::sort(bases.begin(), bases.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-  return bases;
-}
-
 zigbee2mqtt_driver::zigbee2mqtt_driver(const driver_settings& settings)
     : bases_(bases_from_filters(settings.topics.empty() ? std::vector<std::string>{"zigbee2mqtt/#"} : settings.topics)),
       kind_(device_kind::environment) {
@@ -146,10 +127,9 @@ zigbee2mqtt_driver::zigbee2mqtt_driver(const driver_settings& settings)
 }
 
 std::variant<z2m_topic, rejection> zigbee2mqtt_driver::parse_topic(std::string_view topic) const {
-  for (const auto& base : bases_) {
-    if (topic.size() <= base.size() + 1 || topic.substr(0, base.size()) != base || topic[base.size()] != '/') continue;
-    const auto rest = topic.substr(base.size() + 1);
-    const std::string_view base_view(topic.data(), base.size());
+  if (const auto under = split_base(bases_, topic)) {
+    const auto rest = under->rest;
+    const auto base_view = under->base;
     if (rest.substr(0, 7) == "bridge/" || rest == "bridge") {
       const auto what = rest.size() > 7 ? rest.substr(7) : std::string_view{};
       const auto type = what == "state"     ? topic_type::bridge_state

@@ -19,6 +19,16 @@ std::string sample_time(const char* column) {
   return out;
 }
 
+// Events with the zones they name, one row per zone (NULL when none): native
+// events name one "zone", incidents (Frigate) a "zones" array.
+std::string events_sql(std::string_view where) {
+  return "SELECT e.id, e.device, " + sample_time("e.start_ms") +
+         ", (e.flags & 1), e.kind, z.value FROM events e LEFT JOIN json_each(CASE "
+         "WHEN json_type(e.attributes, '$.zones') = 'array' THEN json_extract(e.attributes, '$.zones') "
+         "WHEN json_type(e.attributes, '$.zone') = 'text' THEN json_array(json_extract(e.attributes, '$.zone')) "
+         "ELSE '[]' END) z WHERE " + std::string(where);
+}
+
 }  // namespace
 
 std::int64_t window_start_ms(std::int64_t t_ms, std::chrono::milliseconds period, std::chrono::minutes utc_offset) {
@@ -69,8 +79,9 @@ aggregator::aggregator(sqlite::database& db, const aggregate_settings& settings,
       read_messages_(db.prepare("SELECT m.id, m.device, " + sample_time("m.device_ms") +
                                 ", (m.flags & 1), r.key, r.value FROM messages m, json_each(m.readings) r "
                                 "WHERE m.id > ?1 AND m.id <= ?2 AND r.type IN ('integer', 'real')")),
-      read_events_(db.prepare("SELECT id, device, " + sample_time("start_ms") +
-                              ", (flags & 1), kind, json_extract(attributes, '$.zone') FROM events WHERE id > ?1 AND id <= ?2")),
+      read_events_(db.prepare(events_sql("e.id > ?1 AND e.id <= ?2 AND e.incident IS NULL ORDER BY e.id"))),
+      read_incidents_(db.prepare(events_sql("e.folded = 0 AND (e.closed = 1 OR e.recv_ms <= ?1) ORDER BY e.id LIMIT ?2"))),
+      mark_folded_(db.prepare("UPDATE events SET folded = 1 WHERE id = ?")),
       upsert_stats_(db.prepare(
           "INSERT INTO aggregates(device, period_s, start_ms, metric, count, sum, min, max, last, last_ms, untrusted) "
           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
@@ -89,7 +100,7 @@ namespace {
 
 // The first row in (from, to] that must wait for the clock, or none.
 std::optional<std::int64_t> first_waiting(sqlite::statement& query, std::int64_t from, std::int64_t to,
-                                          const clock_wait_context& clock, std::chrono::milliseconds wait) {
+                                          const fold_clock& clock, std::chrono::milliseconds wait) {
   query.bind(1, from).bind(2, to).bind(3, clock.boot_row).bind(4, clock.now_mono_ms - wait.count());
   std::optional<std::int64_t> id;
   if (query.step() == SQLITE_ROW && !query.column_is_null(0)) id = query.column_int(0);
@@ -99,7 +110,7 @@ std::optional<std::int64_t> first_waiting(sqlite::statement& query, std::int64_t
 
 }  // namespace
 
-fold_result aggregator::fold(std::int64_t limit, const clock_wait_context& clock) {
+fold_result aggregator::fold(std::int64_t limit, const fold_clock& clock) {
   fold_result result;
   // Reading needs no lock in WAL mode; only the writes below take the write
   // lock, briefly, so the ingest writer is not held up by the reading.
@@ -122,7 +133,14 @@ fold_result aggregator::fold(std::int64_t limit, const clock_wait_context& clock
     // What is left waits for the clock, not for another pass.
     if (result.waiting_for_clock) result.caught_up = true;
   }
-  if (to_message <= from_message && to_event <= from_event) return result;
+  // Incidents due for counting: closed, or open since before the timeout.
+  const auto incidents_before_ms =
+      clock.now_ms == 0 ? std::int64_t{-1} : clock.now_ms - static_cast<std::int64_t>(settings_.incident_timeout.count());
+  bool incidents_due = false;
+  read_incidents_.bind(1, incidents_before_ms).bind(2, std::int64_t{1});
+  incidents_due = read_incidents_.step() == SQLITE_ROW;
+  read_incidents_.reset();
+  if (to_message <= from_message && to_event <= from_event && !incidents_due) return result;
 
   std::map<key, stats> folded;
   const auto horizon_ms = cursors_.get(horizon_cursor);
@@ -163,22 +181,36 @@ fold_result aggregator::fold(std::int64_t limit, const clock_wait_context& clock
   read_messages_.reset();
   if (rc != SQLITE_DONE) return {rc};
 
-  read_events_.bind(1, from_event).bind(2, to_event);
-  while ((rc = read_events_.step()) == SQLITE_ROW) {
-    ++result.events;
-    const auto device = read_events_.column_int(1);
-    const auto t_ms = read_events_.column_int(2);
-    const bool trusted = read_events_.column_int(3) != 0;
-    metric.assign("event:").append(read_events_.column_text(4));
-    fold_sample(device, t_ms, trusted, metric, 1.0);
-    // Camera counts by zone: "zone:<zone>:<kind>".
-    if (!read_events_.column_is_null(5)) {
-      metric.assign("zone:").append(read_events_.column_text(5)).append(":").append(read_events_.column_text(4));
-      fold_sample(device, t_ms, trusted, metric, 1.0);
+  // One row per event and zone: the event counts once, each zone once.
+  auto fold_events = [&](sqlite::statement& rows, std::vector<std::int64_t>* ids) {
+    std::int64_t previous = 0;
+    int step_rc;
+    while ((step_rc = rows.step()) == SQLITE_ROW) {
+      const auto id = rows.column_int(0);
+      const auto device = rows.column_int(1);
+      const auto t_ms = rows.column_int(2);
+      const bool trusted = rows.column_int(3) != 0;
+      if (id != previous) {
+        previous = id;
+        ++result.events;
+        if (ids) ids->push_back(id);
+        metric.assign("event:").append(rows.column_text(4));
+        fold_sample(device, t_ms, trusted, metric, 1.0);
+      }
+      // Camera counts by zone: "zone:<zone>:<kind>".
+      if (!rows.column_is_null(5)) {
+        metric.assign("zone:").append(rows.column_text(5)).append(":").append(rows.column_text(4));
+        fold_sample(device, t_ms, trusted, metric, 1.0);
+      }
     }
-  }
-  read_events_.reset();
-  if (rc != SQLITE_DONE) return {rc};
+    rows.reset();
+    return step_rc;
+  };
+  read_events_.bind(1, from_event).bind(2, to_event);
+  if ((rc = fold_events(read_events_, nullptr)) != SQLITE_DONE) return {rc};
+  std::vector<std::int64_t> incidents;
+  read_incidents_.bind(1, incidents_before_ms).bind(2, limit);
+  if ((rc = fold_events(read_incidents_, &incidents)) != SQLITE_DONE) return {rc};
 
   sqlite::transaction txn(db_);
   if (txn.begin_result() != SQLITE_OK) return {txn.begin_result()};
@@ -209,6 +241,12 @@ fold_result aggregator::fold(std::int64_t limit, const clock_wait_context& clock
     mark_window_.bind(1, k.device).bind(2, k.period_s).bind(3, k.start_ms);
     rc = mark_window_.step();
     mark_window_.reset();
+    if (rc != SQLITE_DONE) return {rc};
+  }
+  for (const auto id : incidents) {
+    mark_folded_.bind(1, id);
+    rc = mark_folded_.step();
+    mark_folded_.reset();
     if (rc != SQLITE_DONE) return {rc};
   }
   if ((rc = cursors_.set(messages_cursor, to_message)) != SQLITE_DONE) return {rc};

@@ -41,8 +41,9 @@ struct fold_result {
 // this boot received before the clock was trusted get their true time from
 // the restamper (gateway/store/restamp.hpp) once it is, so folding them
 // earlier would place them in the wrong windows for good.
-struct clock_wait_context {
-  std::int64_t boot_row = -1;    // this boot's row in `boots`; -1: nothing is waited for
+struct fold_clock {
+  std::int64_t now_ms = 0;       // wall time now (incident timeouts); 0: only closed incidents are due
+  std::int64_t boot_row = -1;    // this boot's row in `boots`; -1: nothing waits for the clock
   std::int64_t now_mono_ms = 0;  // CLOCK_BOOTTIME now, the clock of messages.mono_ms
 };
 
@@ -58,7 +59,11 @@ class aggregator {
   // still untrusted, unless that row is older than aggregate.clock_wait: then
   // the wall clock may never come, and the samples are folded at their
   // untrusted time (counted in `untrusted`) rather than withheld for ever.
-  fold_result fold(std::int64_t limit, const clock_wait_context& clock = {});
+  // An incident (an event the store updates in place) is counted once: when
+  // it is closed, or when it was first received at least
+  // aggregate.incident_timeout before `clock.now_ms` (0: only closed ones),
+  // with the zones it has then.
+  fold_result fold(std::int64_t limit, const fold_clock& clock = {});
 
   static constexpr std::string_view messages_cursor = "aggregate.messages";
   static constexpr std::string_view events_cursor = "aggregate.events";
@@ -85,7 +90,7 @@ class aggregator {
   aggregate_settings settings_;
   std::vector<std::chrono::milliseconds> sent_periods_;
   cursors cursors_;
-  sqlite::statement read_messages_, read_events_, upsert_stats_, mark_window_;
+  sqlite::statement read_messages_, read_events_, read_incidents_, mark_folded_, upsert_stats_, mark_window_;
   sqlite::statement first_waiting_message_, first_waiting_event_;
 };
 

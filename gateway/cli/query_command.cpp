@@ -149,7 +149,9 @@ std::string sql_for(const std::string& what) {
   if (what == "events") {
     return fmt::format(
         "SELECT e.id, d.name AS device, e.kind, CASE e.severity WHEN 0 THEN 'info' WHEN 1 THEN 'warning' ELSE 'alarm' END "
-        "AS severity, {} AS start, {} AS end, {} AS received, (e.flags & 1) AS time_trusted, e.attributes "
+        "AS severity, {} AS start, {} AS end, {} AS received, (e.flags & 1) AS time_trusted, e.attributes, "
+        "e.incident, CASE WHEN e.incident IS NULL THEN NULL ELSE e.revision END AS revision, "
+        "CASE WHEN e.incident IS NULL THEN NULL ELSE e.closed END AS closed "
         "FROM events e JOIN devices d ON d.id = e.device "
         "WHERE (?1 = '' OR d.name = ?1) AND (?2 = '' OR e.kind = ?2) AND e.recv_ms >= ?3 AND e.recv_ms < ?4 "
         "ORDER BY e.id DESC LIMIT ?5",

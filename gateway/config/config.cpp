@@ -149,6 +149,11 @@ std::vector<option_spec> build_option_table() {
        "How long after a window ends it is first sent, so messages still in flight land in it. Later samples "
        "re-compute the window and send a new revision.",
        false, "", {}, 0, 24 * h},
+      {"aggregate.incident_timeout", value_kind::duration, "\"10m\"",
+       "An incident a device reports several times (a Frigate tracked object) is counted in the aggregates "
+       "and sent upstream when it ends, or when it has been open this long; a later change then goes up as a "
+       "new revision of it (docs/storage.md, \"Incidents\").",
+       false, "", {}, 1 * s, 24 * h},
 
       {"aggregate.interval", value_kind::duration, "\"5m\"",
        "How often new samples are folded into the aggregates. Each fold rewrites the pages of the open "
@@ -517,6 +522,7 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
   }
   aggregate.expected_period = dur("aggregate.expected_period");
   aggregate.close_delay = dur("aggregate.close_delay");
+  aggregate.incident_timeout = dur("aggregate.incident_timeout");
   aggregate.interval = dur("aggregate.interval");
   aggregate.clock_wait = dur("aggregate.clock_wait");
 

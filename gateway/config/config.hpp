@@ -81,6 +81,7 @@ struct aggregate_settings {
   std::chrono::minutes utc_offset{};                // windows align to local commune time
   std::chrono::milliseconds expected_period{};      // a device's usual reporting period, for completeness
   std::chrono::milliseconds close_delay{};          // wait after a window ends before it is final
+  std::chrono::milliseconds incident_timeout{};     // an incident still open this long is counted and sent as it is
   std::chrono::milliseconds interval{};             // how often new samples are folded in
   std::chrono::milliseconds clock_wait{};           // how long untrusted-time samples wait for the clock
   std::chrono::minutes night_start{};               // local time of day the lamps should come on

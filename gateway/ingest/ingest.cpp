@@ -82,13 +82,17 @@ received_message ingest::accept(std::string topic, std::string_view payload, del
           const auto& message = std::get<decoded_message>(out.result);
           counters_.accepted.fetch_add(1, std::memory_order_relaxed);
           if (message.sequence || message.device_time_ms) out.identity = message_identity(topic, payload);
-          if (!message.field_rejections.empty()) {
-            counters_.field_rejections.fetch_add(message.field_rejections.size(), std::memory_order_relaxed);
-            for (const auto& field : message.field_rejections) {
+          // The message's own field rejections and those of the other devices it reports for.
+          auto count_field_rejections = [&](const decoded_message& part) {
+            if (part.field_rejections.empty()) return;
+            counters_.field_rejections.fetch_add(part.field_rejections.size(), std::memory_order_relaxed);
+            for (const auto& field : part.field_rejections) {
               counters_.rejected[static_cast<std::size_t>(field.reason)].fetch_add(1, std::memory_order_relaxed);
             }
             out.payload_excerpt.assign(payload.substr(0, quarantine_excerpt_bytes));
-          }
+          };
+          count_field_rejections(message);
+          for (const auto& other : message.other_devices) count_field_rejections(other);
         }
       } catch (const std::exception& error) {
         // A driver must not throw; if one does, the input is still accounted for.

@@ -20,6 +20,9 @@ constexpr std::array metrics{
     metric_info{"pv_power", "W", 0, 3000, "Solar panel power."},
     metric_info{"load_power", "W", 0, 1000, "Power drawn by the lamp."},
     metric_info{"controller_temperature", "°C", -40, 125, "Charge controller internal temperature."},
+    metric_info{"battery_temperature", "°C", -40, 85, "Battery temperature (the charge controller's probe)."},
+    metric_info{"pv_energy_total", "kWh", 0, 10000000, "Solar energy generated, the controller's counter total."},
+    metric_info{"load_energy_total", "kWh", 0, 10000000, "Energy consumed by the load, the controller's counter total."},
     // Environment station
     metric_info{"pm2_5", "µg/m³", 0, 2000, "Fine particulate matter, PM2.5 mass concentration."},
     metric_info{"pm10", "µg/m³", 0, 5000, "Coarse particulate matter, PM10 mass concentration."},
@@ -46,6 +49,8 @@ constexpr std::array metrics{
     metric_info{"wifi_quality", "%", 0, 100, "Wi-Fi signal quality as the device rates it (Tasmota RSSI %)."},
     metric_info{"uptime", "s", 0, 3200000000, "Time since the device last restarted."},
     metric_info{"free_heap", "B", 0, 1000000000, "Free heap memory on the device's microcontroller."},
+    // Cameras
+    metric_info{"object_count", "count", 0, 10000, "Objects of one class a camera (or one of its zones) sees now."},
 };
 
 }  // namespace

@@ -38,6 +38,16 @@ struct event {
   std::optional<std::int64_t> start_ms;  // device-reported, Unix ms
   std::optional<std::int64_t> end_ms;
   std::string attributes_json;  // small JSON object, "{}" when empty
+  // An incident the device reports several times (a Frigate tracked object:
+  // new, update…, end) carries the device's key for it. The store keeps one
+  // row per (device, incident): a later report updates that row instead of
+  // adding one (docs/storage.md, "Incidents"): the earliest start and latest
+  // end are kept, the highest severity, attributes merged (newest value per
+  // key, except "score": the highest, and "zones": the union). Empty: a
+  // one-off event.
+  std::string incident;
+  // False while the device says the incident goes on; once true it stays so.
+  bool closed = true;
 };
 
 // Why an input was refused. Stable names: they are counters, quarantine rows and docs.
@@ -51,6 +61,7 @@ enum class reject_reason : std::uint8_t {
   out_of_range,
   bad_timestamp,
   unknown_value,     // an enum-like field with a value we do not know
+  device_error,      // the device or its bridge marks the values invalid (EPEver CONNECTION != 0)
   count_             // keep last
 };
 inline constexpr std::size_t reject_reason_count = static_cast<std::size_t>(reject_reason::count_);
@@ -74,6 +85,12 @@ struct decoded_message {
   // Set when the message reports availability (see `availability`); a
   // message may carry only this. The store keeps the latest per device.
   std::optional<availability> reported_availability;
+  // A message that reports for several devices (an EPEver2MQTT DATA message
+  // holds one block per charge controller) puts the others here, each with
+  // its own device id, records and rejections. The store writes each as a
+  // message of its own; all share the MQTT message's identity, so a
+  // redelivery is dropped whole. Nested lists are not used.
+  std::vector<decoded_message> other_devices;
 };
 
 using decode_result = std::variant<decoded_message, rejection>;

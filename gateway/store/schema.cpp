@@ -145,6 +145,21 @@ CREATE TABLE uplink_usage(
   bytes INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+      // 4: incidents (docs/storage.md, "Incidents"): one row per incident a device
+      // reports several times, updated in place.
+      R"sql(
+ALTER TABLE events ADD COLUMN incident TEXT;                     -- the device's key for it; NULL: a one-off event
+ALTER TABLE events ADD COLUMN revision INTEGER NOT NULL DEFAULT 1; -- 1 + updates stored since
+ALTER TABLE events ADD COLUMN closed INTEGER NOT NULL DEFAULT 1;   -- 0 while the device says it goes on
+ALTER TABLE events ADD COLUMN updated_ms INTEGER;                -- gateway time of the last update
+ALTER TABLE events ADD COLUMN folded INTEGER;                    -- incidents: 1 once the aggregator counted it
+ALTER TABLE events ADD COLUMN queued_revision INTEGER;           -- incidents: revision last queued for the uplink
+-- Only incident rows are in these indexes: one-off events keep their
+-- append-only inserts.
+CREATE UNIQUE INDEX events_by_incident ON events(device, incident) WHERE incident IS NOT NULL;
+CREATE INDEX events_unfolded_incidents ON events(id) WHERE folded = 0;
+CREATE INDEX events_unqueued_incidents ON events(id) WHERE queued_revision < revision;
+)sql",
   };
   return steps;
 }

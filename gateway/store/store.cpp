@@ -169,8 +169,29 @@ void store::prepare_statements() {
       "INSERT INTO messages(device, topic, seq, device_ms, recv_ms, boot, mono_ms, flags, identity, readings) "
       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert_event_ = db_.prepare(
-      "INSERT INTO events(message, device, kind, severity, start_ms, end_ms, recv_ms, boot, mono_ms, flags, attributes) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO events(message, device, kind, severity, start_ms, end_ms, recv_ms, boot, mono_ms, flags, attributes, "
+      "incident, closed, folded, queued_revision) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  find_incident_ = db_.prepare(
+      "SELECT id, severity, start_ms, end_ms, closed, attributes FROM events WHERE device = ? AND incident = ?");
+  // Newest value per attribute, except "score" (the highest) and "zones" (the
+  // union, in the order first seen): an update that arrives out of order
+  // never lowers what the incident reached.
+  merge_attributes_ = db_.prepare(R"sql(
+WITH patched(j) AS (SELECT json_patch(?1, ?2)),
+scored(j) AS (SELECT CASE WHEN json_type(?1, '$.score') IN ('integer', 'real') AND json_type(?2, '$.score') IN ('integer', 'real')
+                     THEN json_set(j, '$.score', max(json_extract(?1, '$.score'), json_extract(?2, '$.score'))) ELSE j END
+              FROM patched)
+SELECT CASE WHEN json_type(?1, '$.zones') = 'array' AND json_type(?2, '$.zones') = 'array'
+       THEN json_set(j, '$.zones', (SELECT json_group_array(value) FROM (
+              SELECT value, min(o * 1000000 + k) AS first FROM (
+                SELECT value, 0 AS o, CAST(key AS INTEGER) AS k FROM json_each(?1, '$.zones')
+                UNION ALL SELECT value, 1, CAST(key AS INTEGER) FROM json_each(?2, '$.zones'))
+              GROUP BY value ORDER BY first)))
+       ELSE j END
+FROM scored)sql");
+  update_incident_ = db_.prepare(
+      "UPDATE events SET severity = ?, start_ms = ?, end_ms = ?, closed = ?, attributes = ?, revision = revision + 1, "
+      "updated_ms = ? WHERE id = ?");
   insert_quarantine_ = db_.prepare(
       "INSERT INTO quarantine(recv_ms, topic, payload, payload_size, reason, detail) VALUES(?, ?, ?, ?, ?, ?)");
   trim_quarantine_ = db_.prepare("DELETE FROM quarantine WHERE id <= ?");
@@ -261,6 +282,7 @@ void store::counter_deltas::add(const counter_deltas& other) {
   stored_events += other.stored_events;
   duplicates += other.duplicates;
   availability_reports += other.availability_reports;
+  updated_incidents += other.updated_incidents;
   for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += other.rejected[i];
 }
 
@@ -283,7 +305,7 @@ void store::flush_counters_now() {
 
 void store::flush_counters_if_due() {
   const bool pending = unflushed_.stored_messages || unflushed_.duplicates || unflushed_.stored_events ||
-                       unflushed_.availability_reports;
+                       unflushed_.availability_reports || unflushed_.updated_incidents;
   if (pending && std::chrono::steady_clock::now() - counters_flushed_at_ >= std::chrono::seconds(1)) flush_counters_now();
 }
 
@@ -303,7 +325,8 @@ int store::flush_counters() {
                                     std::pair{counter::stored_readings, total.stored_readings},
                                     std::pair{counter::stored_events, total.stored_events},
                                     std::pair{counter::duplicates, total.duplicates},
-                                    std::pair{counter::availability_reports, total.availability_reports}}) {
+                                    std::pair{counter::availability_reports, total.availability_reports},
+                                    std::pair{counter::updated_incidents, total.updated_incidents}}) {
     if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
   }
   for (std::size_t i = 0; i < reject_reason_count; ++i) {
@@ -342,30 +365,34 @@ write_outcome store::write(std::span<const received_message> batch) {
       continue;
     }
     const auto& message = std::get<decoded_message>(item.result);
-    for (const auto& field : message.field_rejections) {
-      if (const int rc = quarantine(item, field); rc != SQLITE_DONE) return fail(rc);
-      quarantined = true;
-      ++outcome.field_rejections;
-    }
-    if (message.reported_availability) {
-      const auto device = device_id(message, item.received.wall_ms);
-      if (device < 0) return fail(static_cast<int>(-device));
-      if (const int rc = update_availability(device, *message.reported_availability, item); rc != SQLITE_DONE) {
-        return fail(rc);
+    // The message itself and the other devices it reports for (see decoded_message).
+    std::vector<const decoded_message*> parts{&message};
+    for (const auto& other : message.other_devices) parts.push_back(&other);
+    bool has_records = false;
+    for (const auto* part : parts) {
+      for (const auto& field : part->field_rejections) {
+        if (const int rc = quarantine(item, field); rc != SQLITE_DONE) return fail(rc);
+        quarantined = true;
+        ++outcome.field_rejections;
       }
+      if (part->reported_availability) {
+        const auto device = device_id(*part, item.received.wall_ms);
+        if (device < 0) return fail(static_cast<int>(-device));
+        if (const int rc = update_availability(device, *part->reported_availability, item); rc != SQLITE_DONE) {
+          return fail(rc);
+        }
+      }
+      has_records = has_records || !part->readings.empty() || !part->events.empty();
     }
-    if (message.readings.empty() && message.events.empty()) continue;
+    if (!has_records) continue;
     if (item.identity != 0 && recent_.contains(item.identity)) {
       ++outcome.duplicates;
       ++deltas_.duplicates;
       continue;
     }
 
-    const auto device = device_id(message, item.received.wall_ms);
-    if (device < 0) return fail(static_cast<int>(-device));
     const auto topic = topic_id(item.topic);
     if (topic < 0) return fail(static_cast<int>(-topic));
-
     std::int64_t flags = item.received.trusted ? flag_time_trusted : 0;
     if (message.device_time_ms &&
         (*message.device_time_ms < device_time_floor_ms ||
@@ -373,60 +400,17 @@ write_outcome store::write(std::span<const received_message> batch) {
       flags |= flag_device_time_suspect;
     }
     if (item.redelivered) flags |= flag_redelivered;
-
-    // Hot path: built by hand; FMT_COMPILE formats the double (shortest
-    // round-trip form) without parsing a format string per reading.
-    readings_json_.assign(1, '{');
-    for (const auto& r : message.readings) {
-      if (readings_json_.size() > 1) readings_json_ += ',';
-      readings_json_ += '"';
-      readings_json_ += r.metric->name;
-      readings_json_ += "\":";
-      fmt::format_to(std::back_inserter(readings_json_), FMT_COMPILE("{}"), r.value);
+    for (const auto* part : parts) {
+      if (part->readings.empty() && part->events.empty()) continue;
+      if (const int rc = write_part(*part, item, topic, flags); rc != SQLITE_DONE) return fail(rc);
     }
-    readings_json_ += '}';
-
-    insert_message_.bind(1, device)
-        .bind(2, topic)
-        .bind(3, message.sequence)
-        .bind(4, message.device_time_ms)
-        .bind(5, item.received.wall_ms)
-        .bind(6, boot_row_)
-        .bind(7, item.received.monotonic_ms)
-        .bind(8, flags);
-    if (item.identity != 0) insert_message_.bind(9, static_cast<std::int64_t>(item.identity));
-    else insert_message_.bind_null(9);
-    insert_message_.bind(10, std::string_view(readings_json_));
-    const int rc = insert_message_.step();
-    insert_message_.reset();
-    if (rc != SQLITE_DONE) return fail(rc);
     // Remembered now, so a copy later in the same batch is a duplicate too;
     // forgotten again if the transaction fails.
     if (item.identity != 0) {
       recent_.insert(item.identity);
       batch_identities_.push_back(item.identity);
     }
-    const auto message_row = db_.last_insert_rowid();
     ++outcome.stored;
-    ++deltas_.stored_messages;
-    deltas_.stored_readings += static_cast<std::int64_t>(message.readings.size());
-    for (const auto& ev : message.events) {
-      insert_event_.bind(1, message_row)
-          .bind(2, device)
-          .bind(3, std::string_view(ev.kind))
-          .bind(4, static_cast<std::int64_t>(ev.level))
-          .bind(5, ev.start_ms)
-          .bind(6, ev.end_ms)
-          .bind(7, item.received.wall_ms)
-          .bind(8, boot_row_)
-          .bind(9, item.received.monotonic_ms)
-          .bind(10, flags)
-          .bind(11, std::string_view(ev.attributes_json));
-      const int event_rc = insert_event_.step();
-      insert_event_.reset();
-      if (event_rc != SQLITE_DONE) return fail(event_rc);
-      ++deltas_.stored_events;
-    }
   }
 
   if (quarantined) {
@@ -449,6 +433,134 @@ write_outcome store::write(std::span<const received_message> batch) {
     unflushed_.add(deltas_);
   }
   return outcome;
+}
+
+// One device's records of a stored message: the message row with its readings, then its events.
+int store::write_part(const decoded_message& part, const received_message& item, std::int64_t topic, std::int64_t flags) {
+  const auto device = device_id(part, item.received.wall_ms);
+  if (device < 0) return static_cast<int>(-device);
+  // Hot path: built by hand; FMT_COMPILE formats the double (shortest
+  // round-trip form) without parsing a format string per reading.
+  readings_json_.assign(1, '{');
+  for (const auto& r : part.readings) {
+    if (readings_json_.size() > 1) readings_json_ += ',';
+    readings_json_ += '"';
+    readings_json_ += r.metric->name;
+    readings_json_ += "\":";
+    fmt::format_to(std::back_inserter(readings_json_), FMT_COMPILE("{}"), r.value);
+  }
+  readings_json_ += '}';
+
+  insert_message_.bind(1, device)
+      .bind(2, topic)
+      .bind(3, part.sequence)
+      .bind(4, part.device_time_ms)
+      .bind(5, item.received.wall_ms)
+      .bind(6, boot_row_)
+      .bind(7, item.received.monotonic_ms)
+      .bind(8, flags);
+  if (item.identity != 0) insert_message_.bind(9, static_cast<std::int64_t>(item.identity));
+  else insert_message_.bind_null(9);
+  insert_message_.bind(10, std::string_view(readings_json_));
+  const int rc = insert_message_.step();
+  insert_message_.reset();
+  if (rc != SQLITE_DONE) return rc;
+  const auto message_row = db_.last_insert_rowid();
+  ++deltas_.stored_messages;
+  deltas_.stored_readings += static_cast<std::int64_t>(part.readings.size());
+  for (const auto& ev : part.events) {
+    if (const int event_rc = write_event(ev, message_row, device, item, flags); event_rc != SQLITE_DONE) return event_rc;
+  }
+  return SQLITE_DONE;
+}
+
+int store::write_event(const event& ev, std::int64_t message_row, std::int64_t device, const received_message& item,
+                       std::int64_t flags) {
+  if (!ev.incident.empty()) {
+    find_incident_.bind(1, device).bind(2, std::string_view(ev.incident));
+    const int found = find_incident_.step();
+    find_incident_.reset();
+    if (found == SQLITE_ROW) return update_incident(ev, device, item);
+    if (found != SQLITE_DONE) return found;
+  }
+  insert_event_.bind(1, message_row)
+      .bind(2, device)
+      .bind(3, std::string_view(ev.kind))
+      .bind(4, static_cast<std::int64_t>(ev.level))
+      .bind(5, ev.start_ms)
+      .bind(6, ev.end_ms)
+      .bind(7, item.received.wall_ms)
+      .bind(8, boot_row_)
+      .bind(9, item.received.monotonic_ms)
+      .bind(10, flags)
+      .bind(11, std::string_view(ev.attributes_json));
+  if (ev.incident.empty()) {
+    insert_event_.bind_null(12).bind(13, std::int64_t{1}).bind_null(14).bind_null(15);
+  } else {
+    // Not yet counted by the aggregator, revision 0 queued for the uplink.
+    insert_event_.bind(12, std::string_view(ev.incident))
+        .bind(13, std::int64_t{ev.closed ? 1 : 0})
+        .bind(14, std::int64_t{0})
+        .bind(15, std::int64_t{0});
+  }
+  const int rc = insert_event_.step();
+  insert_event_.reset();
+  if (rc == SQLITE_DONE) ++deltas_.stored_events;
+  return rc;
+}
+
+// A later report of a stored incident: the row keeps the earliest start, the
+// latest end, the highest severity and the merged attributes, and gets a new
+// revision. A report that changes nothing (a copy, an older update arriving
+// late) leaves the row and its revision alone.
+int store::update_incident(const event& ev, std::int64_t device, const received_message& item) {
+  find_incident_.bind(1, device).bind(2, std::string_view(ev.incident));
+  int rc = find_incident_.step();
+  if (rc != SQLITE_ROW) {
+    find_incident_.reset();
+    return rc;
+  }
+  const auto id = find_incident_.column_int(0);
+  const auto old_level = find_incident_.column_int(1);
+  const auto column_optional = [&](int column) {
+    return find_incident_.column_is_null(column) ? std::nullopt : std::optional<std::int64_t>(find_incident_.column_int(column));
+  };
+  const auto old_start = column_optional(2);
+  const auto old_end = column_optional(3);
+  const bool old_closed = find_incident_.column_int(4) != 0;
+  const std::string old_attributes(find_incident_.column_text(5));
+  find_incident_.reset();
+
+  merge_attributes_.bind(1, std::string_view(old_attributes)).bind(2, std::string_view(ev.attributes_json));
+  rc = merge_attributes_.step();
+  const std::string merged = rc == SQLITE_ROW ? std::string(merge_attributes_.column_text(0)) : std::string();
+  merge_attributes_.reset();
+  if (rc != SQLITE_ROW) return rc;
+
+  const auto earliest = [](std::optional<std::int64_t> a, std::optional<std::int64_t> b) {
+    return !a ? b : !b ? a : std::optional<std::int64_t>(std::min(*a, *b));
+  };
+  const auto latest = [](std::optional<std::int64_t> a, std::optional<std::int64_t> b) {
+    return !a ? b : !b ? a : std::optional<std::int64_t>(std::max(*a, *b));
+  };
+  const auto level = std::max(old_level, static_cast<std::int64_t>(ev.level));
+  const auto start = earliest(old_start, ev.start_ms);
+  const auto end = latest(old_end, ev.end_ms);
+  const bool closed = old_closed || ev.closed;
+  if (level == old_level && start == old_start && end == old_end && closed == old_closed && merged == old_attributes) {
+    return SQLITE_DONE;
+  }
+  update_incident_.bind(1, level)
+      .bind(2, start)
+      .bind(3, end)
+      .bind(4, std::int64_t{closed ? 1 : 0})
+      .bind(5, std::string_view(merged))
+      .bind(6, item.received.wall_ms)
+      .bind(7, id);
+  rc = update_incident_.step();
+  update_incident_.reset();
+  if (rc == SQLITE_DONE) ++deltas_.updated_incidents;
+  return rc;
 }
 
 void store::record_recovery(std::int64_t now_ms) {
@@ -507,10 +619,14 @@ std::vector<shed_step> shed_steps() {
   static const string aggregated_messages =
       string("DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE id <= ") + aggregated_up_to +
       " ORDER BY id LIMIT ?1)";
-  static const string queued_events = string("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity < 2 AND id <= ") +
-                                      events_queued_up_to + " ORDER BY id LIMIT ?1)";
-  static const string queued_alarms = string("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity >= 2 AND id <= ") +
-                                      events_queued_up_to + " ORDER BY id LIMIT ?1)";
+  // Queued: a one-off event at or below the uplink's cursor; a closed incident
+  // whose last revision is queued (an open one may still change).
+  static const string queued = string("((incident IS NULL AND id <= ") + events_queued_up_to +
+                               ") OR (closed = 1 AND queued_revision = revision))";
+  static const string queued_events =
+      "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity < 2 AND " + queued + " ORDER BY id LIMIT ?1)";
+  static const string queued_alarms =
+      "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE severity >= 2 AND " + queued + " ORDER BY id LIMIT ?1)";
   return {
       {counter::shed_quarantine, "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?1)"},
       // Raw readings waiting for the uplink (opt-in, lowest priority).

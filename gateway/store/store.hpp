@@ -106,6 +106,10 @@ class store {
   void load_recent_identities();
   std::int64_t device_id(const decoded_message& message, std::int64_t now_ms);
   int update_availability(std::int64_t device, availability state, const received_message& item);
+  int write_part(const decoded_message& part, const received_message& item, std::int64_t topic, std::int64_t flags);
+  int write_event(const event& ev, std::int64_t message_row, std::int64_t device, const received_message& item,
+                  std::int64_t flags);
+  int update_incident(const event& ev, std::int64_t device, const received_message& item);
   std::int64_t topic_id(const std::string& topic);
   int quarantine(const received_message& message, const rejection& why);
   int flush_counters();
@@ -124,6 +128,7 @@ class store {
   sqlite::statement insert_message_, insert_event_, insert_quarantine_, trim_quarantine_;
   sqlite::statement find_device_, insert_device_, find_topic_, insert_topic_, add_counter_;
   sqlite::statement update_availability_;
+  sqlite::statement find_incident_, merge_attributes_, update_incident_;
   std::unordered_map<std::string, std::int64_t> device_ids_;
   std::unordered_map<std::string, std::int64_t> topic_ids_;
   // Counter increments not yet in the `counters` table. Writing them costs a
@@ -138,6 +143,7 @@ class store {
     std::int64_t stored_events = 0;
     std::int64_t duplicates = 0;
     std::int64_t availability_reports = 0;
+    std::int64_t updated_incidents = 0;
     std::array<std::int64_t, reject_reason_count> rejected{};
     void add(const counter_deltas& other);
     bool has_rejections() const;
@@ -157,6 +163,7 @@ inline constexpr std::string_view stored_readings = "stored_readings";
 inline constexpr std::string_view stored_events = "stored_events";
 inline constexpr std::string_view duplicates = "duplicate_messages";
 inline constexpr std::string_view availability_reports = "availability_reports";
+inline constexpr std::string_view updated_incidents = "updated_incidents";  // incident rows updated in place
 inline constexpr std::string_view shed_messages = "shed_messages";
 inline constexpr std::string_view shed_events = "shed_events";
 inline constexpr std::string_view shed_alarms = "shed_alarms";

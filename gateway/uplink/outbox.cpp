@@ -53,8 +53,15 @@ outbox::outbox(sqlite::database& db, const aggregate_settings& aggregate)
       insert_(db.prepare("INSERT INTO outbox(stream, seq, created_ms, body) VALUES(?, ?, ?, ?)")),
       replace_(db.prepare("UPDATE outbox SET body = ?1 WHERE stream = 2 AND seq = ?2")),
       read_events_(db.prepare(
-          "SELECT e.id, d.name, d.kind, e.kind, e.severity, e.start_ms, e.end_ms, e.recv_ms, (e.flags & 1), e.attributes "
-          "FROM events e JOIN devices d ON d.id = e.device WHERE e.id > ? ORDER BY e.id LIMIT ?")),
+          "SELECT e.id, d.name, d.kind, e.kind, e.severity, e.start_ms, e.end_ms, e.recv_ms, (e.flags & 1), e.attributes, "
+          "e.incident, e.revision, e.closed "
+          "FROM events e JOIN devices d ON d.id = e.device WHERE e.id > ? AND e.incident IS NULL ORDER BY e.id LIMIT ?")),
+      read_incidents_(db.prepare(
+          "SELECT e.id, d.name, d.kind, e.kind, e.severity, e.start_ms, e.end_ms, e.recv_ms, (e.flags & 1), e.attributes, "
+          "e.incident, e.revision, e.closed "
+          "FROM events e JOIN devices d ON d.id = e.device "
+          "WHERE e.queued_revision < e.revision AND (e.closed = 1 OR e.recv_ms <= ?) ORDER BY e.id LIMIT ?")),
+      mark_queued_(db.prepare("UPDATE events SET queued_revision = ? WHERE id = ?")),
       read_raw_(db.prepare(
           "SELECT m.id, d.name, d.kind, m.device_ms, m.recv_ms, (m.flags & 1), "
           "(SELECT json_group_object(r.key, r.value) FROM json_each(m.readings) r "
@@ -98,34 +105,55 @@ feed_result outbox::feed_events(std::int64_t limit, std::int64_t now_ms) {
   if (txn.begin_result() != SQLITE_OK) return {txn.begin_result()};
   feed_result result;
   std::int64_t last = cursors_.get(events_cursor);
-  read_events_.bind(1, last).bind(2, limit);
-  int rc;
   std::vector<std::pair<uplink_stream, std::string>> records;
-  while ((rc = read_events_.step()) == SQLITE_ROW) {
-    last = read_events_.column_int(0);
-    const auto level = read_events_.column_int(4);
-    body_.assign("{\"device\":");
-    append_json_string(body_, read_events_.column_text(1));
-    body_ += ",\"device_kind\":";
-    append_json_string(body_, read_events_.column_text(2));
-    body_ += ",\"kind\":";
-    append_json_string(body_, read_events_.column_text(3));
-    body_ += fmt::format(",\"severity\":\"{}\"", level >= 2 ? "alarm" : level == 1 ? "warning" : "info");
-    if (!read_events_.column_is_null(5)) body_ += fmt::format(",\"start_ms\":{}", read_events_.column_int(5));
-    if (!read_events_.column_is_null(6)) body_ += fmt::format(",\"end_ms\":{}", read_events_.column_int(6));
-    body_ += fmt::format(",\"recv_ms\":{},\"time_trusted\":{},\"attributes\":", read_events_.column_int(7),
-                         read_events_.column_int(8) != 0);
-    body_ += read_events_.column_text(9);  // stored as a JSON object by the store
-    body_ += '}';
-    records.emplace_back(level >= 2 ? uplink_stream::alarms : uplink_stream::events, body_);
-  }
-  read_events_.reset();
+  std::vector<std::pair<std::int64_t, std::int64_t>> queued_incidents;  // id, revision
+  auto read = [&](sqlite::statement& rows, bool incidents) {
+    int step_rc;
+    while ((step_rc = rows.step()) == SQLITE_ROW) {
+      const auto level = rows.column_int(4);
+      body_.assign("{\"device\":");
+      append_json_string(body_, rows.column_text(1));
+      body_ += ",\"device_kind\":";
+      append_json_string(body_, rows.column_text(2));
+      body_ += ",\"kind\":";
+      append_json_string(body_, rows.column_text(3));
+      body_ += fmt::format(",\"severity\":\"{}\"", level >= 2 ? "alarm" : level == 1 ? "warning" : "info");
+      if (!rows.column_is_null(5)) body_ += fmt::format(",\"start_ms\":{}", rows.column_int(5));
+      if (!rows.column_is_null(6)) body_ += fmt::format(",\"end_ms\":{}", rows.column_int(6));
+      body_ += fmt::format(",\"recv_ms\":{},\"time_trusted\":{}", rows.column_int(7), rows.column_int(8) != 0);
+      if (incidents) {
+        body_ += ",\"incident\":";
+        append_json_string(body_, rows.column_text(10));
+        body_ += fmt::format(",\"revision\":{},\"closed\":{}", rows.column_int(11), rows.column_int(12) != 0);
+        queued_incidents.emplace_back(rows.column_int(0), rows.column_int(11));
+      } else {
+        last = rows.column_int(0);
+      }
+      body_ += ",\"attributes\":";
+      body_ += rows.column_text(9);  // stored as a JSON object by the store
+      body_ += '}';
+      records.emplace_back(level >= 2 ? uplink_stream::alarms : uplink_stream::events, body_);
+    }
+    rows.reset();
+    return step_rc;
+  };
+  read_events_.bind(1, last).bind(2, limit);
+  int rc = read(read_events_, false);
   if (rc != SQLITE_DONE) return {rc};
+  const auto open_before_ms = now_ms - static_cast<std::int64_t>(aggregate_.incident_timeout.count());
+  read_incidents_.bind(1, open_before_ms).bind(2, limit);
+  if ((rc = read(read_incidents_, true)) != SQLITE_DONE) return {rc};
   for (const auto& [stream, body] : records) {
     if ((rc = insert(stream, body, now_ms)) != SQLITE_DONE) return {rc};
     ++result.queued;
   }
-  if (!records.empty() && (rc = cursors_.set(events_cursor, last)) != SQLITE_DONE) return {rc};
+  for (const auto& [id, revision] : queued_incidents) {
+    mark_queued_.bind(1, revision).bind(2, id);
+    rc = mark_queued_.step();
+    mark_queued_.reset();
+    if (rc != SQLITE_DONE) return {rc};
+  }
+  if (last != cursors_.get(events_cursor) && (rc = cursors_.set(events_cursor, last)) != SQLITE_DONE) return {rc};
   if ((rc = txn.commit()) != SQLITE_OK) return {rc};
   return result;
 }

@@ -65,6 +65,9 @@ class outbox {
   outbox(sqlite::database& db, const aggregate_settings& aggregate);
 
   // Queues events not queued yet (alarms to their own stream), oldest first.
+  // An incident (an event the store updates in place) is queued when it is
+  // closed or has been open for aggregate.incident_timeout; each later change
+  // queues it again as a new record with a higher "revision".
   feed_result feed_events(std::int64_t limit, std::int64_t now_ms);
   // Queues a new revision of every closed aggregate window that changed. A
   // revision still waiting in the outbox is replaced in place (same seq), so a
@@ -101,7 +104,7 @@ class outbox {
   sqlite::database& db_;
   aggregate_settings aggregate_;
   cursors cursors_;
-  sqlite::statement insert_, replace_, read_events_, read_raw_, changed_windows_, window_stats_, device_, bump_window_, peek_oldest_,
+  sqlite::statement insert_, replace_, read_events_, read_incidents_, mark_queued_, read_raw_, changed_windows_, window_stats_, device_, bump_window_, peek_oldest_,
       peek_newest_, delete_, add_usage_, month_usage_;
   std::string body_;  // reused buffer
 };

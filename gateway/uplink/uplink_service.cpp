@@ -149,7 +149,7 @@ void uplink_service::tick() {
   fold_result folded;
   const auto fold_now = std::chrono::steady_clock::now();
   if (fold_now >= next_fold_ || !fold_caught_up_) {
-    folded = aggregator_.fold(fold_limit, clock_wait_context{restamper_.boot_row(), now.monotonic_ms});
+    folded = aggregator_.fold(fold_limit, fold_clock{now.wall_ms, restamper_.boot_row(), now.monotonic_ms});
     next_fold_ = fold_now + cfg_.aggregate.interval;
     fold_caught_up_ = folded.caught_up || folded.status != SQLITE_OK;
     if (folded.status != SQLITE_OK) {

@@ -140,3 +140,43 @@ TEST_CASE("esphome fixtures through a real broker end up in the store as expecte
                                "\"water_temp = temperature\", \"den_sang = lamp_on\"]\n",
                                {"probe/status", "esphome/probe", "online", "offline"});
 }
+
+TEST_CASE("frigate fixtures through a real broker - new, update, update, end of one object are one event row with the final state") {
+  run_fixtures_through_gateway(
+      "frigate", "[driver.frigate]\nenabled = true\ntopics = [\"frigate/#\", \"probe-nvr/#\"]\n",
+      {"probe-nvr/available", "probe-nvr", "online", "offline"}, {},
+      [](const std::filesystem::path& db) {
+        // Fixtures 02-05: new, update, update, end of tracked object 1795431890.123456-ab12cd.
+        const std::string incident = "incident = 'object:1795431890.123456-ab12cd'";
+        CHECK(store_count(db, "SELECT count(*) FROM events WHERE " + incident) == 1);
+        CHECK(store_count(db, "SELECT end_ms FROM events WHERE " + incident) == 1795431950400);
+        CHECK(store_count(db, "SELECT start_ms FROM events WHERE " + incident) == 1795431890120);
+        CHECK(store_count(db, "SELECT closed FROM events WHERE " + incident) == 1);
+        CHECK(store_count(db, "SELECT revision FROM events WHERE " + incident) == 4);
+        CHECK(store_count(db, "SELECT json_extract(attributes, '$.score') = 0.93 FROM events WHERE " + incident) == 1);
+        CHECK(store_count(db, "SELECT json_extract(attributes, '$.zones') = '[\"san_truong\",\"cong_chinh\"]' FROM events WHERE " +
+                                  incident) == 1);
+        // Four tracked objects, one alert (new and end: one row), one snapshot; the
+        // false positive and the detection review are no events.
+        CHECK(store_count(db, "SELECT count(*) FROM events") == 6);
+        CHECK(store_count(db, "SELECT count(*) FROM events WHERE kind = 'camera_alert' AND closed = 1 AND revision = 2") == 1);
+        // The snapshot is a size and a reference: no image bytes anywhere in the store.
+        CHECK(store_count(db, "SELECT json_extract(attributes, '$.bytes') FROM events WHERE kind = 'camera_snapshot'") == 222);
+        CHECK(store_count(db, "SELECT count(*) FROM quarantine WHERE instr(payload, CAST(X'FFD8FFE0' AS BLOB)) > 0") == 0);
+      });
+}
+
+TEST_CASE("epever fixtures through a real broker - one DATA message stores each controller as its own device") {
+  run_fixtures_through_gateway(
+      "epever", "[driver.epever]\nenabled = true\ntopics = [\"EPEver/#\", \"solar-xa/#\", \"probe-bridge/#\"]\n",
+      {"probe-bridge/Alive", "probe-bridge", "true", "false"}, {},
+      [](const std::filesystem::path& db) {
+        CHECK(store_count(db, "SELECT count(*) FROM events e JOIN devices d ON d.id = e.device WHERE d.name = 'EPEver/EP_2' "
+                              "AND e.kind = 'lamp_fault' AND json_extract(e.attributes, '$.code') = 'battery_low_voltage_disconnect'") == 1);
+        CHECK(store_count(db, "SELECT count(*) FROM events e JOIN devices d ON d.id = e.device WHERE d.name = 'EPEver/EP_2' "
+                              "AND e.kind = 'lamp_fault_cleared'") == 1);
+        CHECK(store_count(db, "SELECT count(*) FROM devices WHERE name = 'EPEver/EP_4' AND availability = 'offline' AND kind = 'streetlight'") == 1);
+        CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'EPEver/EP_4'") == 0);
+        CHECK(store_count(db, "SELECT count(*) FROM devices WHERE name = 'EPEver' AND kind = 'gateway'") == 1);
+      });
+}

@@ -4,6 +4,7 @@
 // the decoded result as lines:
 //   device <id> | kind <kind> | time <unix ms> | seq <n> | availability <state>
 //   reading <metric> <value, %.6g> | event <kind> <severity> <attributes>
+//   incident <key> open|closed <kind> <severity> start <ms|-> end <ms|-> <attributes>
 //   field <reason> <detail prefix> | rejected <reason> [<detail prefix>] | ignored
 // Fixtures run in file-name order through one driver instance, because some
 // messages teach the driver something (bridge/devices, discovery configs).
@@ -22,13 +23,7 @@
 
 namespace communegw::test {
 
-inline std::vector<std::string> describe_result(const decode_result& result) {
-  std::vector<std::string> lines;
-  if (const auto* why = std::get_if<rejection>(&result)) {
-    lines.push_back(fmt::format("rejected {} {}", to_string(why->reason), why->detail));
-    return lines;
-  }
-  const auto& message = std::get<decoded_message>(result);
+inline void describe_message(const decoded_message& message, std::vector<std::string>& lines) {
   if (!message.device_id.empty()) {
     lines.push_back("device " + message.device_id);
     lines.push_back(fmt::format("kind {}", to_string(message.kind)));
@@ -37,8 +32,27 @@ inline std::vector<std::string> describe_result(const decode_result& result) {
   if (message.sequence) lines.push_back(fmt::format("seq {}", *message.sequence));
   if (message.reported_availability) lines.push_back(fmt::format("availability {}", to_string(*message.reported_availability)));
   for (const auto& r : message.readings) lines.push_back(fmt::format("reading {} {:.6g}", r.metric->name, r.value));
-  for (const auto& e : message.events) lines.push_back(fmt::format("event {} {} {}", e.kind, to_string(e.level), e.attributes_json));
+  for (const auto& e : message.events) {
+    if (e.incident.empty()) {
+      lines.push_back(fmt::format("event {} {} {}", e.kind, to_string(e.level), e.attributes_json));
+    } else {
+      const auto when = [](const std::optional<std::int64_t>& ms) { return ms ? std::to_string(*ms) : std::string("-"); };
+      lines.push_back(fmt::format("incident {} {} {} {} start {} end {} {}", e.incident, e.closed ? "closed" : "open", e.kind,
+                                  to_string(e.level), when(e.start_ms), when(e.end_ms), e.attributes_json));
+    }
+  }
   for (const auto& f : message.field_rejections) lines.push_back(fmt::format("field {} {}", to_string(f.reason), f.detail));
+  // A message reporting for several devices: each of the others, in order.
+  for (const auto& other : message.other_devices) describe_message(other, lines);
+}
+
+inline std::vector<std::string> describe_result(const decode_result& result) {
+  std::vector<std::string> lines;
+  if (const auto* why = std::get_if<rejection>(&result)) {
+    lines.push_back(fmt::format("rejected {} {}", to_string(why->reason), why->detail));
+    return lines;
+  }
+  describe_message(std::get<decoded_message>(result), lines);
   if (lines.empty()) lines.push_back("ignored");
   return lines;
 }

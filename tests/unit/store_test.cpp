@@ -5,7 +5,11 @@
 #include <random>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
+#include "drivers/frigate/frigate_driver.hpp"
 #include "drivers/native/native_driver.hpp"
+#include "gateway/store/schema.hpp"
 #include "gateway/store/recent_identities.hpp"
 #include "gateway/store/store.hpp"
 
@@ -56,7 +60,7 @@ std::int64_t count(store& s, const std::string& sql) { return s.database().query
 TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readings, stamps and units") {
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().created);
-  CHECK(s.open_report().schema_version == 3);
+  CHECK(s.open_report().schema_version == 4);
   std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795403000,"pm2_5":12.5,"humidity":80})")};
   const auto outcome = s.write(batch);
   CHECK(outcome.status == write_status::ok);
@@ -297,4 +301,104 @@ TEST_CASE_FIXTURE(store_fixture, "shedding knows what is safe elsewhere: aggrega
   CHECK(count(s, "SELECT count(*) FROM messages WHERE id > 12000") == 3000);
   CHECK(count(s, "SELECT count(*) FROM outbox") == 3);
   CHECK(count(s, "SELECT value FROM counters WHERE name = 'shed_messages'") == static_cast<std::int64_t>(report.messages));
+}
+
+namespace {
+
+// A Frigate tracked-object report, decoded by the real driver.
+received_message frigate_report(std::unique_ptr<driver>& frigate, std::int64_t& now_ms, std::string_view type,
+                                std::string_view camera, std::string_view id, std::string_view after_extra) {
+  const auto payload = fmt::format(
+      R"({{"type":"{}","after":{{"id":"{}","camera":"{}","label":"person","start_time":1795431890.25,"false_positive":false{}{}}}}})",
+      type, id, camera, after_extra.empty() ? "" : ",", after_extra);
+  received_message m;
+  m.topic = "frigate/events";
+  m.received = {now_ms += 1000, 5000, true};
+  m.payload_size = payload.size();
+  m.result = frigate->decode(m.topic, payload);
+  REQUIRE(std::holds_alternative<decoded_message>(m.result));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(store_fixture, "an incident reported as new, update, update, end is one event row with the final state") {
+  store s(settings, "boot-a", now_ms);
+  auto frigate = make_frigate_driver(driver_settings{"frigate", true, {"frigate/#"}});
+  const std::vector<std::string> reports{
+      R"("top_score":0.62,"frame_time":1795431890.5,"entered_zones":[])",
+      R"("top_score":0.81,"frame_time":1795431900.5,"entered_zones":["san"])",
+      R"("top_score":0.93,"frame_time":1795431910.5,"entered_zones":["san","cong"],"sub_label":["Nam",0.8])",
+      R"("top_score":0.93,"frame_time":1795431950.5,"entered_zones":["san","cong"],"end_time":1795431950.5)"};
+  const std::array<std::string_view, 4> types{"new", "update", "update", "end"};
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    std::vector<received_message> batch{frigate_report(frigate, now_ms, types[i], "gate", "1795431890.25-abc", reports[i])};
+    REQUIRE(s.write(batch).status == write_status::ok);
+  }
+  CHECK(count(s, "SELECT count(*) FROM events") == 1);
+  auto row = s.database().prepare(
+      "SELECT start_ms, end_ms, closed, revision, json_extract(attributes, '$.score'), json_extract(attributes, '$.zones'), "
+      "json_extract(attributes, '$.sub_label'), incident FROM events");
+  REQUIRE(row.step() == SQLITE_ROW);
+  CHECK(row.column_int(0) == 1795431890250);
+  CHECK(row.column_int(1) == 1795431950500);
+  CHECK(row.column_int(2) == 1);
+  CHECK(row.column_int(3) == 4);
+  CHECK(row.column_double(4) == doctest::Approx(0.93));
+  CHECK(row.column_text(5) == R"(["san","cong"])");
+  CHECK(row.column_text(6) == "Nam");
+  CHECK(row.column_text(7) == "object:1795431890.25-abc");
+  s.flush_counters_now();
+  CHECK(count(s, "SELECT value FROM counters WHERE name = 'stored_events'") == 1);
+  CHECK(count(s, "SELECT value FROM counters WHERE name = 'updated_incidents'") == 3);
+  CHECK(count(s, "SELECT count(*) FROM messages") == 4);  // each report is still a stored message
+}
+
+TEST_CASE_FIXTURE(store_fixture, "an update that arrives late never lowers the score, drops a zone or reopens the incident") {
+  store s(settings, "boot-a", now_ms);
+  auto frigate = make_frigate_driver(driver_settings{"frigate", true, {"frigate/#"}});
+  auto write = [&](std::string_view type, std::string_view extra) {
+    std::vector<received_message> batch{frigate_report(frigate, now_ms, type, "gate", "x-1", extra)};
+    REQUIRE(s.write(batch).status == write_status::ok);
+  };
+  write("end", R"("top_score":0.9,"entered_zones":["a","b"],"end_time":1795431950)");
+  write("update", R"("top_score":0.5,"entered_zones":["c"])");
+  CHECK(count(s, "SELECT count(*) FROM events") == 1);
+  CHECK(count(s, "SELECT closed FROM events") == 1);
+  CHECK(count(s, "SELECT end_ms FROM events") == 1795431950000);
+  CHECK(s.database().query_int("SELECT json_extract(attributes, '$.score') = 0.9 FROM events") == 1);
+  CHECK(s.database().query_int("SELECT json_extract(attributes, '$.zones') = '[\"a\",\"b\",\"c\"]' FROM events") == 1);
+  // The same report again changes nothing: no new revision to send.
+  const auto revision = count(s, "SELECT revision FROM events");
+  write("update", R"("top_score":0.5,"entered_zones":["c"])");
+  CHECK(count(s, "SELECT revision FROM events") == revision);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "incident keys are per device: the same key on two cameras is two events") {
+  store s(settings, "boot-a", now_ms);
+  auto frigate = make_frigate_driver(driver_settings{"frigate", true, {"frigate/#"}});
+  std::vector<received_message> batch{frigate_report(frigate, now_ms, "new", "gate", "same-id", ""),
+                                      frigate_report(frigate, now_ms, "new", "yard", "same-id", "")};
+  REQUIRE(s.write(batch).status == write_status::ok);
+  CHECK(count(s, "SELECT count(*) FROM events") == 2);
+  // One-off events (no incident key) are never merged, even when equal.
+  std::vector<received_message> native_events{message("commune/c/camera/cam-1/event", R"({"event":"motion"})"),
+                                              message("commune/c/camera/cam-1/event", R"({"event":"motion"})")};
+  REQUIRE(s.write(native_events).status == write_status::ok);
+  CHECK(count(s, "SELECT count(*) FROM events WHERE kind = 'camera_motion'") == 2);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a version 3 store is migrated to version 4 with its events kept as closed one-off events") {
+  {
+    sqlite::database old(settings.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    for (std::size_t step = 0; step < 3; ++step) old.exec(schema_migrations()[step]);
+    old.exec("PRAGMA user_version = 3");
+    old.exec("INSERT INTO devices(name, kind, first_seen_ms) VALUES('cam-1', 'camera', 0)");
+    old.exec("INSERT INTO boots(boot_id, first_seen_ms) VALUES('boot-old', 0)");
+    old.exec("INSERT INTO events(message, device, kind, severity, recv_ms, boot, mono_ms, flags, attributes) "
+             "VALUES(NULL, 1, 'camera_motion', 0, 1, 1, 1, 1, '{}')");
+  }
+  store s(settings, "boot-a", now_ms);
+  CHECK(s.open_report().schema_version == 4);
+  CHECK(count(s, "SELECT count(*) FROM events WHERE incident IS NULL AND closed = 1 AND revision = 1") == 1);
 }

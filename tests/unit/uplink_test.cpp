@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "drivers/frigate/frigate_driver.hpp"
 #include "drivers/native/native_driver.hpp"
 #include "gateway/aggregate/aggregator.hpp"
 #include "gateway/central/central_store.hpp"
@@ -332,7 +333,7 @@ TEST_CASE_FIXTURE(uplink_fixture, "samples received before the clock was trusted
   aggregator agg(sql(), aggregate, {});
 
   // Two minutes after boot: they wait, and nothing else is folded past them.
-  auto first = agg.fold(1000, {fix.boot_row(), 120'000});
+  auto first = agg.fold(1000, {.boot_row = fix.boot_row(), .now_mono_ms = 120'000});
   CHECK(first.status == SQLITE_OK);
   CHECK(first.waiting_for_clock);
   CHECK(first.caught_up);
@@ -341,7 +342,7 @@ TEST_CASE_FIXTURE(uplink_fixture, "samples received before the clock was trusted
 
   // NTP answers at mono 100 s = 10:00 local: re-stamped, they land in the 09:55 window, not in 1970.
   REQUIRE(fix.run(local_10h - 100'000, 1000).messages == 2);
-  auto second = agg.fold(1000, {fix.boot_row(), 130'000});
+  auto second = agg.fold(1000, {.boot_row = fix.boot_row(), .now_mono_ms = 130'000});
   CHECK_FALSE(second.waiting_for_clock);
   CHECK(second.messages == 2);
   CHECK(stats_of(sql(), "e-1", 300, local_10h - 5 * 60'000, "pm2_5").count == 1);
@@ -350,8 +351,8 @@ TEST_CASE_FIXTURE(uplink_fixture, "samples received before the clock was trusted
 
   // The clock never comes: after clock_wait the samples are folded at their untrusted time, marked so.
   write("e-3", 200'000, 200'000, false);
-  CHECK(agg.fold(1000, {fix.boot_row(), 200'000 + 3'599'000}).waiting_for_clock);
-  auto late = agg.fold(1000, {fix.boot_row(), 200'000 + 3'601'000});
+  CHECK(agg.fold(1000, {.boot_row = fix.boot_row(), .now_mono_ms = 200'000 + 3'599'000}).waiting_for_clock);
+  auto late = agg.fold(1000, {.boot_row = fix.boot_row(), .now_mono_ms = 200'000 + 3'601'000});
   CHECK_FALSE(late.waiting_for_clock);
   CHECK(late.messages == 1);
   CHECK(windows_of("e-3") == 2);
@@ -450,4 +451,68 @@ TEST_CASE_FIXTURE(uplink_fixture, "the measured drain rate is kept in the store 
   REQUIRE(rate);
   CHECK(rate->records_per_s == doctest::Approx(12.346));
   CHECK(rate->measured_ms == local_10h);
+}
+
+namespace {
+
+// A Frigate tracked-object report received at `received_ms`, decoded by the real driver and stored.
+void ingest_frigate(uplink_fixture& f, driver& frigate, std::int64_t received_ms, std::string_view type, std::string_view id,
+                    std::string_view after_extra) {
+  const auto payload = fmt::format(
+      R"({{"type":"{}","after":{{"id":"{}","camera":"gate","label":"person","start_time":{}{}}}}})", type, id,
+      (local_10h + 1000) / 1000, after_extra);
+  received_message m;
+  m.topic = "frigate/events";
+  m.received = {received_ms, 1000, true};
+  m.result = frigate.decode(m.topic, payload);
+  if (const auto* why = std::get_if<rejection>(&m.result)) FAIL(payload, ": ", why->detail);
+  std::vector<received_message> batch{std::move(m)};
+  REQUIRE(f.db->write(batch).status == write_status::ok);
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(uplink_fixture, "an incident is counted and sent once it ends, with its final state - one left open goes up after the timeout and again when it changes") {
+  aggregate.incident_timeout = std::chrono::minutes(10);
+  auto frigate = make_frigate_driver(driver_settings{"frigate", true, {"frigate/#"}});
+  aggregator pass(sql(), aggregate, {});
+  outbox out(sql(), aggregate);
+  const std::int64_t minute = 60'000;
+
+  ingest_frigate(*this, *frigate, local_10h + minute, "new", "a-1", R"(,"top_score":0.6)");
+  ingest_frigate(*this, *frigate, local_10h + 2 * minute, "update", "a-1", R"(,"top_score":0.8,"entered_zones":["san"])");
+  // Still open and young: neither counted nor sent.
+  CHECK(out.feed_events(100, local_10h + 3 * minute).queued == 0);
+  CHECK(pass.fold(1000, {.now_ms = local_10h + 3 * minute}).events == 0);
+  ingest_frigate(*this, *frigate, local_10h + 4 * minute, "end", "a-1",
+                 fmt::format(R"(,"top_score":0.8,"entered_zones":["san","cong"],"end_time":{})", (local_10h + 4 * minute) / 1000));
+  CHECK(out.feed_events(100, local_10h + 4 * minute).queued == 1);
+  CHECK(out.feed_events(100, local_10h + 5 * minute).queued == 0);
+  const auto sent = outbox_bodies(sql(), uplink_stream::events);
+  REQUIRE(sent.size() == 1);
+  INFO(sent[0]);
+  CHECK(sent[0].find(R"("incident":"object:a-1","revision":3,"closed":true)") != std::string::npos);
+  CHECK(sent[0].find(fmt::format(R"("end_ms":{})", local_10h + 4 * minute)) != std::string::npos);
+  CHECK(sent[0].find(R"("zones":["san","cong"])") != std::string::npos);
+
+  // Counted once, with every zone it entered.
+  CHECK(pass.fold(1000, {.now_ms = local_10h + 5 * minute}).events == 1);
+  CHECK(pass.fold(1000, {.now_ms = local_10h + 6 * minute}).events == 0);
+  CHECK(stats_of(sql(), "frigate/gate", 3600, local_10h, "event:camera_object").count == 1);
+  CHECK(stats_of(sql(), "frigate/gate", 3600, local_10h, "zone:san:camera_object").count == 1);
+  CHECK(stats_of(sql(), "frigate/gate", 3600, local_10h, "zone:cong:camera_object").count == 1);
+
+  // Never ended (Frigate restarted): sent and counted after the timeout, re-sent when it changes.
+  ingest_frigate(*this, *frigate, local_10h + 10 * minute, "new", "b-2", R"(,"top_score":0.7)");
+  CHECK(out.feed_events(100, local_10h + 15 * minute).queued == 0);
+  CHECK(out.feed_events(100, local_10h + 20 * minute).queued == 1);
+  CHECK(pass.fold(1000, {.now_ms = local_10h + 20 * minute}).events == 1);
+  ingest_frigate(*this, *frigate, local_10h + 21 * minute, "update", "b-2", R"(,"top_score":0.9)");
+  CHECK(out.feed_events(100, local_10h + 22 * minute).queued == 1);
+  CHECK(pass.fold(1000, {.now_ms = local_10h + 22 * minute}).events == 0);
+  const auto all = outbox_bodies(sql(), uplink_stream::events);
+  REQUIRE(all.size() == 3);
+  CHECK(all[1].find(R"("incident":"object:b-2","revision":1,"closed":false)") != std::string::npos);
+  CHECK(all[2].find(R"("incident":"object:b-2","revision":2,"closed":false)") != std::string::npos);
+  CHECK(stats_of(sql(), "frigate/gate", 3600, local_10h, "event:camera_object").count == 2);
 }
