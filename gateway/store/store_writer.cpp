@@ -1,6 +1,8 @@
 #include "gateway/store/store_writer.hpp"
 
 #include <algorithm>
+#include <span>
+
 #include <spdlog/spdlog.h>
 
 #include "gateway/log/rate_limited_log.hpp"
@@ -34,6 +36,23 @@ constexpr auto gather_step = std::chrono::milliseconds(1);
 constexpr double interval_rate = 500.0;  // messages per second
 // How often the low-rate gathering (store.commit_interval) looks at the queue.
 constexpr auto commit_gather_step = std::chrono::milliseconds(50);
+
+bool holds_alarm(const decoded_message& message) {
+  for (const auto& ev : message.events) {
+    if (ev.level == severity::alarm) return true;
+  }
+  for (const auto& other : message.other_devices) {
+    if (holds_alarm(other)) return true;
+  }
+  return false;
+}
+
+bool holds_alarm(std::span<const received_message> items) {
+  for (const auto& item : items) {
+    if (const auto* message = std::get_if<decoded_message>(&item.result); message && holds_alarm(*message)) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -108,13 +127,18 @@ void store_writer::loop() {
         // SD-card wear at commune rates: one commit per commit_interval, not
         // one per message. Never more than half of max_uncommitted waits, so
         // the MQTT thread is not held back by the gathering.
+        // An alarm ends the gathering: alarms are rare, and the uplink sends
+        // one as soon as it is committed.
         const auto deadline = last_commit + settings_.commit_interval;
         const std::size_t enough = std::min<std::size_t>(settings_.max_batch, std::max<std::size_t>(1, settings_.max_uncommitted / 2));
-        while (batch.size() < enough && !closed && std::chrono::steady_clock::now() < deadline) {
+        bool alarm = holds_alarm(batch);
+        while (!alarm && batch.size() < enough && !closed && std::chrono::steady_clock::now() < deadline) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
           queue_.wait_closed_for(std::clamp(left, std::chrono::milliseconds(1), commit_gather_step));
+          const auto before = batch.size();
           const auto more = queue_.pop_batch(batch, enough - batch.size(), std::chrono::milliseconds(0), closed);
           if (more != 0) batch_last_ticket = more;
+          alarm = holds_alarm(std::span(batch).subspan(before));
         }
       }
       rate_window_count += batch.size();

@@ -3,6 +3,7 @@
 #include <deque>
 #include <fstream>
 #include <random>
+#include <thread>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -12,6 +13,8 @@
 #include "gateway/store/schema.hpp"
 #include "gateway/store/recent_identities.hpp"
 #include "gateway/store/store.hpp"
+#include "gateway/store/store_writer.hpp"
+#include "gateway/ingest/ingest_queue.hpp"
 
 using namespace communegw;
 
@@ -401,4 +404,37 @@ TEST_CASE_FIXTURE(store_fixture, "a version 3 store is migrated to version 4 wit
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().schema_version == 4);
   CHECK(count(s, "SELECT count(*) FROM events WHERE incident IS NULL AND closed = 1 AND revision = 1") == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "at commune rates the writer gathers for store.commit_interval - an alarm is committed at once") {
+  using namespace std::chrono_literals;
+  settings.commit_interval = 30s;  // long, so that "gathering" and "at once" cannot be confused
+  settings.sync_interval = 10s;
+  store db(settings, "boot-a", now_ms);
+  ingest_queue queue(settings.max_uncommitted);
+  store_writer writer(db, queue, settings);
+  writer.start();
+  sqlite::database reader(settings.path, SQLITE_OPEN_READONLY);
+  auto committed = [&] { return reader.query_int("SELECT count(*) FROM messages"); };
+  auto wait_committed = [&](std::int64_t n) {
+    for (int i = 0; i < 100 && committed() < n; ++i) std::this_thread::sleep_for(50ms);
+    return committed();
+  };
+
+  // Telemetry is acknowledged (push_and_wait returns) and gathered, not committed one by one.
+  for (int seq = 1; seq <= 3; ++seq) {
+    REQUIRE(queue.push_and_wait(message("commune/c/env/e-1/telemetry", fmt::format(R"({{"seq":{},"pm2_5":5}})", seq))));
+  }
+  std::this_thread::sleep_for(500ms);
+  CHECK(committed() == 0);
+
+  // A tamper alarm ends the gathering: it and everything before it commit now, not in 30 s.
+  REQUIRE(queue.push_and_wait(message("commune/c/camera/cam-1/event", R"({"seq":1,"event":"tamper"})")));
+  CHECK(wait_committed(4) == 4);
+  CHECK(reader.query_int("SELECT count(*) FROM events WHERE severity = 2") == 1);
+
+  // Stopping commits what is still gathered.
+  REQUIRE(queue.push_and_wait(message("commune/c/env/e-1/telemetry", R"({"seq":4,"pm2_5":6})")));
+  writer.stop();
+  CHECK(committed() == 5);
 }
