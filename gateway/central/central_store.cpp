@@ -29,6 +29,16 @@ CREATE TABLE IF NOT EXISTS latest_aggregates(
   body TEXT NOT NULL,
   PRIMARY KEY(gateway, device, period_s, start_ms)
 ) WITHOUT ROWID;
+-- The latest revision of each incident (an event its device reported several
+-- times, sent again as a new revision whenever it changed after it was sent).
+CREATE TABLE IF NOT EXISTS latest_incidents(
+  gateway TEXT NOT NULL,
+  device TEXT NOT NULL,
+  incident TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY(gateway, device, incident)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stream_stats(
   gateway TEXT NOT NULL,
   stream TEXT NOT NULL,
@@ -78,6 +88,9 @@ central_store::central_store(const std::filesystem::path& path)
   upsert_aggregate_ = db_.prepare(
       "INSERT INTO latest_aggregates(gateway, device, period_s, start_ms, revision, body) VALUES(?, ?, ?, ?, ?, ?) "
       "ON CONFLICT DO UPDATE SET revision = excluded.revision, body = excluded.body WHERE excluded.revision > revision");
+  upsert_incident_ = db_.prepare(
+      "INSERT INTO latest_incidents(gateway, device, incident, revision, body) VALUES(?, ?, ?, ?, ?) "
+      "ON CONFLICT DO UPDATE SET revision = excluded.revision, body = excluded.body WHERE excluded.revision > revision");
   add_stats_ = db_.prepare(
       "INSERT INTO stream_stats(gateway, stream, batches, duplicates, wire_bytes) VALUES(?, ?, 1, ?, ?) "
       "ON CONFLICT DO UPDATE SET batches = batches + 1, duplicates = duplicates + excluded.duplicates, "
@@ -118,6 +131,7 @@ central_ingest_result central_store::ingest(std::string_view topic, std::string_
     std::string body;
     std::string device;
     std::int64_t period_s = 0, start_ms = 0, revision = 0;
+    std::string incident;  // events and alarms: set for an incident
   };
   std::vector<parsed_record> records;
   try {
@@ -132,14 +146,15 @@ central_ingest_result central_store::ingest(std::string_view topic, std::string_
       object.reset();
       record.seq = std::int64_t(object["seq"]);
       if (record.seq < 1) return refuse("bad_payload", "seq must be positive");
-      if (leaf == "aggregates") {
+      if (leaf == "aggregates" || leaf == "events" || leaf == "alarms") {
         object.reset();
         for (auto field : object) {
           const std::string_view name = field.unescaped_key();
           if (name == "device") record.device = std::string(std::string_view(field.value()));
           else if (name == "period_s") record.period_s = std::int64_t(field.value());
-          else if (name == "start_ms") record.start_ms = std::int64_t(field.value());
+          else if (name == "start_ms" && leaf == "aggregates") record.start_ms = std::int64_t(field.value());
           else if (name == "revision") record.revision = std::int64_t(field.value());
+          else if (name == "incident") record.incident = std::string(std::string_view(field.value()));
         }
       }
       records.push_back(std::move(record));
@@ -169,6 +184,15 @@ central_ingest_result central_store::ingest(std::string_view topic, std::string_
           .bind(6, std::string_view(record.body));
       rc = upsert_aggregate_.step();
       upsert_aggregate_.reset();
+      if (rc != SQLITE_DONE) return refuse("store_error", db_.error_message());
+    } else if (!record.incident.empty() && !record.device.empty()) {
+      upsert_incident_.bind(1, gateway)
+          .bind(2, std::string_view(record.device))
+          .bind(3, std::string_view(record.incident))
+          .bind(4, record.revision)
+          .bind(5, std::string_view(record.body));
+      rc = upsert_incident_.step();
+      upsert_incident_.reset();
       if (rc != SQLITE_DONE) return refuse("store_error", db_.error_message());
     }
   }

@@ -43,7 +43,7 @@ class central_store {
 
  private:
   sqlite::database db_;
-  sqlite::statement insert_record_, upsert_aggregate_, add_stats_, set_status_, count_rejection_;
+  sqlite::statement insert_record_, upsert_aggregate_, upsert_incident_, add_stats_, set_status_, count_rejection_;
 };
 
 // The summary as an aligned text table (one line per gateway and stream).

@@ -272,6 +272,19 @@ TEST_CASE("the centre stores each record once, keeps the latest aggregate revisi
     CHECK(centre.ingest(uplink_topic({"gw-2", "prov", "com"}, "aggregates"),
                         encode_batch(gw, uplink_stream::aggregates, first, 1)).error == "gateway in payload differs from topic");
     CHECK(centre.ingest(uplink_topic(gw, "status"), R"({"state":"online"})").ok);
+
+    // Incidents: each revision is a record of its own; the latest revision wins, in any arrival order.
+    auto incident = [](std::int64_t seq, int revision, bool closed) {
+      return outbox_record{seq, fmt::format(R"({{"device":"frigate/gate","kind":"camera_object","incident":"object:a-1",)"
+                                            R"("revision":{},"closed":{},"attributes":{{}}}})", revision, closed)};
+    };
+    const auto events_topic = uplink_topic(gw, "events");
+    const std::vector<outbox_record> opened_and_closed{incident(1, 1, false), incident(3, 3, true)}, update{incident(2, 2, false)};
+    CHECK(centre.ingest(events_topic, encode_batch(gw, uplink_stream::events, opened_and_closed, 4)).stored == 2);
+    CHECK(centre.ingest(events_topic, encode_batch(gw, uplink_stream::events, update, 5)).stored == 1);
+    CHECK(centre.database().query_int("SELECT count(*) FROM latest_incidents") == 1);
+    CHECK(centre.database().query_int("SELECT revision FROM latest_incidents WHERE incident = 'object:a-1'") == 3);
+    CHECK(centre.database().query_int("SELECT count(*) FROM records WHERE stream = 'events'") == 3);
     CHECK(centre.database().query_int("SELECT sum(count) FROM rejections") == 3);
   }
   std::filesystem::remove_all(dir);
