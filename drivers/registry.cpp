@@ -3,6 +3,9 @@
 #include <array>
 
 #include "drivers/esphome/esphome_driver.hpp"
+#include "drivers/json_mapping/json_mapping_driver.hpp"
+#include "drivers/lorawan/chirpstack_driver.hpp"
+#include "drivers/lorawan/things_stack_driver.hpp"
 #include "drivers/native/native_driver.hpp"
 #include "drivers/tasmota/tasmota_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
@@ -17,6 +20,9 @@ const std::array drivers{
     zigbee2mqtt_driver_descriptor,
     tasmota_driver_descriptor,
     esphome_driver_descriptor,
+    chirpstack_driver_descriptor,
+    things_stack_driver_descriptor,
+    json_mapping_driver_descriptor,
 };
 
 }  // namespace

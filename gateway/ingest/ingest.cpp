@@ -81,7 +81,8 @@ received_message ingest::accept(std::string topic, std::string_view payload, del
         } else {
           const auto& message = std::get<decoded_message>(out.result);
           counters_.accepted.fetch_add(1, std::memory_order_relaxed);
-          if (message.sequence || message.device_time_ms) out.identity = message_identity(topic, payload);
+          if (message.identity != 0) out.identity = message.identity;
+          else if (message.sequence || message.device_time_ms) out.identity = message_identity(topic, payload);
           if (!message.field_rejections.empty()) {
             counters_.field_rejections.fetch_add(message.field_rejections.size(), std::memory_order_relaxed);
             for (const auto& field : message.field_rejections) {

@@ -51,6 +51,7 @@ enum class reject_reason : std::uint8_t {
   out_of_range,
   bad_timestamp,
   unknown_value,     // an enum-like field with a value we do not know
+  codec_error,       // a LoRaWAN network server could not decode the device's payload
   count_             // keep last
 };
 inline constexpr std::size_t reject_reason_count = static_cast<std::size_t>(reject_reason::count_);
@@ -74,6 +75,11 @@ struct decoded_message {
   // Set when the message reports availability (see `availability`); a
   // message may carry only this. The store keeps the latest per device.
   std::optional<availability> reported_availability;
+  // What makes a repeat of this message recognisable, when the protocol says
+  // it better than the bytes do (message_identity of the device and its frame
+  // key: a LoRaWAN uplink is its device, frame counter, port and frame payload,
+  // whatever gateway metadata each copy carries). 0: ingest takes the bytes.
+  std::uint64_t identity = 0;
 };
 
 using decode_result = std::variant<decoded_message, rejection>;
