@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -30,33 +31,61 @@ struct codec_name {
   std::string_view unit;
 };
 constexpr std::array codec_names{
-    codec_name{"temperature", "temperature", "°C"},
+    codec_name{"active_energy", "energy", ""},
+    codec_name{"active_power", "power", ""},
     codec_name{"air_temperature", "temperature", "°C"},
-    codec_name{"humidity", "humidity", "%"},
-    codec_name{"relative_humidity", "humidity", "%"},
-    codec_name{"pressure", "pressure", "hPa"},
     codec_name{"barometric_pressure", "pressure", "hPa"},
+    codec_name{"battery_voltage", "battery_voltage", ""},
     codec_name{"co2", "co2", "ppm"},
-    codec_name{"pm1", "pm1", "µg/m³"},
-    codec_name{"pm2_5", "pm2_5", "µg/m³"},
-    codec_name{"pm25", "pm2_5", "µg/m³"},
-    codec_name{"pm10", "pm10", "µg/m³"},
+    codec_name{"current", "current", ""},
+    codec_name{"dimming_level", "dim_level", ""},
+    codec_name{"energy", "energy", ""},
+    codec_name{"humidity", "humidity", "%"},
     codec_name{"illuminance", "illuminance", "lx"},
     codec_name{"illumination", "illuminance", "lx"},
-    codec_name{"light_sensor", "illuminance", ""},
-    codec_name{"soil_moisture", "soil_moisture", "%"},
-    codec_name{"battery_voltage", "battery_voltage", ""},
-    codec_name{"voltage", "voltage", ""},
-    codec_name{"mains_voltage", "voltage", ""},
-    codec_name{"current", "current", ""},
-    codec_name{"power", "power", ""},
-    codec_name{"active_power", "power", ""},
-    codec_name{"energy", "energy", ""},
-    codec_name{"active_energy", "energy", ""},
-    codec_name{"mcu_temperature", "controller_temperature", ""},
-    codec_name{"dimming_level", "dim_level", ""},
     codec_name{"lamp_on", "lamp_on", ""},
+    codec_name{"light_sensor", "illuminance", ""},
+    codec_name{"mains_voltage", "voltage", ""},
+    codec_name{"mcu_temperature", "controller_temperature", ""},
+    codec_name{"pm1", "pm1", "µg/m³"},
+    codec_name{"pm10", "pm10", "µg/m³"},
+    codec_name{"pm25", "pm2_5", "µg/m³"},
+    codec_name{"pm2_5", "pm2_5", "µg/m³"},
+    codec_name{"power", "power", ""},
+    codec_name{"pressure", "pressure", "hPa"},
+    codec_name{"relative_humidity", "humidity", "%"},
+    codec_name{"soil_moisture", "soil_moisture", "%"},
+    codec_name{"temperature", "temperature", "°C"},
+    codec_name{"voltage", "voltage", ""},
 };
+
+// Most members of a codec's output are not in the list: an open-addressing
+// table on a hash of the name refuses them with one hash and rarely a compare
+// (a binary search cost 19k instructions per NAS status message).
+constexpr std::uint32_t name_hash(std::string_view name) {
+  std::uint32_t hash = 2166136261u;  // FNV-1a
+  for (const char c : name) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  return hash;
+}
+constexpr std::size_t codec_slots = 128;  // a power of two, well above twice the names
+constexpr auto codec_table = [] {
+  std::array<std::int8_t, codec_slots> slots{};
+  for (auto& slot : slots) slot = -1;
+  for (std::size_t i = 0; i < codec_names.size(); ++i) {
+    auto at = name_hash(codec_names[i].name) & (codec_slots - 1);
+    while (slots[at] >= 0) at = (at + 1) & (codec_slots - 1);
+    slots[at] = static_cast<std::int8_t>(i);
+  }
+  return slots;
+}();
+
+const codec_name* find_codec_name(std::string_view name) {
+  for (auto at = name_hash(name) & (codec_slots - 1); codec_table[at] >= 0; at = (at + 1) & (codec_slots - 1)) {
+    const auto& candidate = codec_names[static_cast<std::size_t>(codec_table[at])];
+    if (candidate.name == name) return &candidate;
+  }
+  return nullptr;
+}
 
 // NAS codecs spell some units as words in their key suffixes.
 std::string_view suffix_unit(std::string_view suffix) {
@@ -226,7 +255,7 @@ struct field_mapping::walk_state {
   struct candidate {
     const metric_info* metric;
     double value;
-    std::string key;
+    std::string_view key;              // in the parser's buffer, valid during apply()
     std::optional<rejection> problem;  // instead of a value
   };
   std::vector<candidate> codec_values;
@@ -303,8 +332,13 @@ void field_mapping::walk(simdjson::ondemand::value value, std::size_t at, int de
         state.broken = rejection{reject_reason::malformed_json, simdjson::error_message(error)};
         return;
       }
-      const auto length = fmt::format_to_n(token, sizeof token, "{}", index++).size;
-      visit(member, {}, child_named(std::string_view(token, length)), depth, state);
+      std::size_t child = none;
+      if (at != none) {
+        const auto end = std::to_chars(token, token + sizeof token, index).ptr;
+        child = child_named(std::string_view(token, static_cast<std::size_t>(end - token)));
+      }
+      ++index;
+      visit(member, {}, child, depth, state);
       if (state.broken) return;
     }
   }
@@ -416,10 +450,10 @@ void field_mapping::read_codec_value(simdjson::ondemand::value value, std::strin
     name = key.substr(0, cut);
     unit = suffix_unit(key.substr(cut + 2));
   }
-  const auto known = std::find_if(codec_names.begin(), codec_names.end(), [&](const codec_name& c) { return c.name == name; });
-  if (known == codec_names.end()) return;
+  const auto* known = find_codec_name(name);
+  if (!known) return;
   const auto& metric = *find_metric(known->metric);
-  const auto shown = std::string(key.substr(0, 64));
+  const auto shown = key.substr(0, 64);
   auto refuse = [&](reject_reason reason, std::string detail) {
     state.codec_values.push_back({&metric, 0.0, shown, rejection{reason, std::move(detail)}});
   };

@@ -142,8 +142,9 @@ void uplink_frame::finish(decoded_message& out, std::string_view missing) const 
 
 std::uint64_t frame_identity(std::string_view device_id, std::int64_t frame_counter, std::int64_t port,
                              std::string_view frame_payload) {
-  const auto key = fmt::format("{}\n{}\n{}", frame_counter, port, frame_payload);
-  return message_identity(device_id, key);
+  fmt::memory_buffer key;  // on the stack for any frame a LoRaWAN region allows
+  fmt::format_to(std::back_inserter(key), "{}\n{}\n{}", frame_counter, port, frame_payload);
+  return message_identity(device_id, std::string_view(key.data(), key.size()));
 }
 
 }  // namespace communegw

@@ -284,9 +284,10 @@ std::vector<driver_table> validate_table_list(const option_spec& spec, const tom
     driver_table out;
     std::map<std::string_view, const toml::node*> where;
     for (const auto& [raw_key, value] : *table) {
+      const std::string_view name = raw_key.str();  // clang 14 cannot capture a structured binding
       const auto member = std::find_if(declared.members.begin(), declared.members.end(),
-                                       [&](const driver_option& m) { return m.key == raw_key.str(); });
-      const auto member_key = fmt::format("{}.{}", spec.key, raw_key.str());
+                                       [&](const driver_option& m) { return m.key == name; });
+      const auto member_key = fmt::format("{}.{}", spec.key, name);
       if (member == declared.members.end()) {
         std::vector<std::string_view> known;
         for (const auto& m : declared.members) known.push_back(m.key);
