@@ -29,7 +29,18 @@ class driver {
 // An option of one driver, under [driver.<name>]. Declared by the driver in
 // its descriptor; the config option table takes it in, so validation, the
 // example config and `describe config` cover it like every other key.
-enum class driver_option_kind { text, choice, text_list };
+// number: a TOML integer or float. table_list: an array of tables
+// ([[driver.<name>.<key>]]), each with the keys declared in `members`
+// (which may themselves be table lists); declare it after the plain keys.
+enum class driver_option_kind { text, choice, text_list, number, table_list };
+
+// What is wrong with one table of a table list, found after each of its keys
+// was valid on its own (e.g. a unit that does not fit the metric): the key it
+// concerns (its line is shown) and the message. An empty message: no problem.
+struct table_problem {
+  std::string_view key;
+  std::string message;
+};
 
 struct driver_option {
   std::string_view key;           // e.g. "device_kind"
@@ -40,6 +51,14 @@ struct driver_option {
   // Checks one text value or one list item at start-up; returns an error
   // message (shown as file:line: key: message) or an empty string when valid.
   std::string (*check)(std::string_view value) = nullptr;
+  // Members of a table_list option: only these keys are allowed in each table.
+  std::span<const driver_option> members = {};
+  // For members: the key must be present (default_text is then empty).
+  bool required = false;
+  // For members without a default: the value shown in the example config.
+  std::string_view example_text = {};
+  // For table_list options: checks each table across its keys at start-up.
+  table_problem (*check_table)(const driver_table& table) = nullptr;
 };
 
 // How a driver declares itself: one value, listed by hand in drivers/registry.cpp.

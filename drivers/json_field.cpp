@@ -166,6 +166,13 @@ std::optional<rejection> check_nothing_follows(simdjson::ondemand::document& doc
   return std::nullopt;
 }
 
+std::optional<rejection> read_member(simdjson::simdjson_result<simdjson::ondemand::field>& member, std::string_view& key,
+                                     simdjson::ondemand::value& value) {
+  if (const auto error = member.unescaped_key().get(key)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
+  if (const auto error = member.value().get(value)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
+  return std::nullopt;
+}
+
 std::optional<std::string_view> read_text(simdjson::ondemand::value value) {
   std::string_view text;
   if (value.get_string().get(text)) return std::nullopt;

@@ -57,6 +57,11 @@ std::optional<rejection> open_object(simdjson::ondemand::parser& parser, padded_
 // whitespace follows it (On-Demand parses lazily and would not notice).
 std::optional<rejection> check_nothing_follows(simdjson::ondemand::document& doc);
 
+// The key and value of one member while iterating an object; a
+// malformed_json rejection when the JSON breaks there.
+std::optional<rejection> read_member(simdjson::simdjson_result<simdjson::ondemand::field>& member, std::string_view& key,
+                                     simdjson::ondemand::value& value);
+
 // The text of a JSON string value, or nullopt for any other type.
 std::optional<std::string_view> read_text(simdjson::ondemand::value value);
 

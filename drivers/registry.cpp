@@ -5,6 +5,9 @@
 #include "drivers/epever/epever_driver.hpp"
 #include "drivers/esphome/esphome_driver.hpp"
 #include "drivers/frigate/frigate_driver.hpp"
+#include "drivers/json_mapping/json_mapping_driver.hpp"
+#include "drivers/lorawan/chirpstack_driver.hpp"
+#include "drivers/lorawan/things_stack_driver.hpp"
 #include "drivers/native/native_driver.hpp"
 #include "drivers/tasmota/tasmota_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
@@ -21,6 +24,9 @@ const std::array drivers{
     esphome_driver_descriptor,
     frigate_driver_descriptor,
     epever_driver_descriptor,
+    chirpstack_driver_descriptor,
+    things_stack_driver_descriptor,
+    json_mapping_driver_descriptor,
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -20,7 +21,7 @@
 namespace communegw {
 namespace {
 
-enum class value_kind { string, identifier, integer, boolean, duration, size, choice, string_list, path };
+enum class value_kind { string, identifier, integer, boolean, duration, size, choice, string_list, path, number, table_list };
 
 struct option_spec {
   std::string key;            // dotted: "store.max_size"
@@ -33,10 +34,32 @@ struct option_spec {
   std::uint64_t min = 0;      // integer value, duration in ms, size in bytes
   std::uint64_t max = UINT64_MAX;
   std::string (*check)(std::string_view value) = nullptr;  // extra check of a text value or list item
+  const driver_option* driver_declared = nullptr;          // a driver's option: its table members, table check
 };
 
 using option_value = std::variant<std::string, std::int64_t, bool, std::chrono::milliseconds, std::uint64_t,
-                                  std::vector<std::string>>;
+                                  std::vector<std::string>, double, std::vector<driver_table>>;
+
+// A driver's option (or a member of one of its tables) as an option_spec, so
+// one validate() serves both.
+option_spec spec_of_driver_option(std::string key, const driver_option& option) {
+  option_spec spec{std::move(key),
+                   option.kind == driver_option_kind::text_list    ? value_kind::string_list
+                   : option.kind == driver_option_kind::choice     ? value_kind::choice
+                   : option.kind == driver_option_kind::number     ? value_kind::number
+                   : option.kind == driver_option_kind::table_list ? value_kind::table_list
+                                                                   : value_kind::string,
+                   option.kind == driver_option_kind::table_list && option.default_text.empty()
+                       ? std::string("[]")
+                       : std::string(option.default_text),
+                   std::string(option.description)};
+  spec.required = option.required;
+  spec.example_text = std::string(option.example_text);
+  for (const auto choice : option.choices) spec.choices.emplace_back(choice);
+  spec.check = option.check;
+  spec.driver_declared = &option;
+  return spec;
+}
 
 std::vector<option_spec> build_option_table() {
   constexpr std::uint64_t ms = 1, s = 1000, min = 60 * s, h = 60 * min;
@@ -238,14 +261,7 @@ std::vector<option_spec> build_option_table() {
     options.push_back({fmt::format("driver.{}.topics", driver.name), value_kind::string_list, topics,
                        "MQTT topic filters this driver subscribes to (QoS 1)."});
     for (const auto& option : driver.options) {
-      option_spec spec{fmt::format("driver.{}.{}", driver.name, option.key),
-                       option.kind == driver_option_kind::text_list ? value_kind::string_list
-                       : option.kind == driver_option_kind::choice  ? value_kind::choice
-                                                                    : value_kind::string,
-                       std::string(option.default_text), std::string(option.description)};
-      for (const auto choice : option.choices) spec.choices.emplace_back(choice);
-      spec.check = option.check;
-      options.push_back(std::move(spec));
+      options.push_back(spec_of_driver_option(fmt::format("driver.{}.{}", driver.name, option.key), option));
     }
   }
   return options;
@@ -269,6 +285,63 @@ std::string range_text(const option_spec& spec) {
     case value_kind::size: return fmt::format("{} … {}", format_size(spec.min), format_size(spec.max));
     default: return "";
   }
+}
+
+option_value validate(const option_spec& spec, const toml::node& node, const std::filesystem::path& file);
+
+// [[driver.<name>.<key>]] tables: each key of each table validated like a
+// top-level key (its name shown as "driver.<name>.<key>.<member>"), required
+// members present, defaults filled in, then the driver's check across keys.
+std::vector<driver_table> validate_table_list(const option_spec& spec, const toml::node& node,
+                                              const std::filesystem::path& file) {
+  const auto* array = node.as_array();
+  if (!array) fail(file, node, spec.key, fmt::format("expected tables: write [[{}]] once per entry", spec.key));
+  const auto& declared = *spec.driver_declared;
+  std::vector<driver_table> tables;
+  for (const auto& item : *array) {
+    const auto* table = item.as_table();
+    if (!table) fail(file, item, spec.key, fmt::format("expected tables: write [[{}]] once per entry", spec.key));
+    driver_table out;
+    std::map<std::string_view, const toml::node*> where;
+    for (const auto& [raw_key, value] : *table) {
+      const std::string_view name = raw_key.str();  // clang 14 cannot capture a structured binding
+      const auto member = std::find_if(declared.members.begin(), declared.members.end(),
+                                       [&](const driver_option& m) { return m.key == name; });
+      const auto member_key = fmt::format("{}.{}", spec.key, name);
+      if (member == declared.members.end()) {
+        std::vector<std::string_view> known;
+        for (const auto& m : declared.members) known.push_back(m.key);
+        fail(file, value, member_key, fmt::format("unknown key (known: {})", fmt::join(known, ", ")));
+      }
+      where.emplace(member->key, &value);
+      auto parsed = validate(spec_of_driver_option(member_key, *member), value, file);
+      if (auto* text = std::get_if<std::string>(&parsed)) out.texts.emplace(std::string(member->key), std::move(*text));
+      else if (auto* number = std::get_if<double>(&parsed)) out.numbers.emplace(std::string(member->key), *number);
+      else if (auto* list = std::get_if<std::vector<std::string>>(&parsed)) out.lists.emplace(std::string(member->key), std::move(*list));
+      else if (auto* nested = std::get_if<std::vector<driver_table>>(&parsed)) out.tables.emplace(std::string(member->key), std::move(*nested));
+    }
+    for (const auto& member : declared.members) {
+      if (where.count(member.key)) continue;
+      const auto member_key = fmt::format("{}.{}", spec.key, member.key);
+      if (member.required) fail(file, item, member_key, "required key is missing");
+      if (member.default_text.empty() && member.kind != driver_option_kind::table_list) continue;  // optional, no default
+      const auto member_spec = spec_of_driver_option(member_key, member);
+      const auto doc = toml::parse("v = " + member_spec.default_text);
+      auto parsed = validate(member_spec, *doc.get("v"), file);
+      if (auto* text = std::get_if<std::string>(&parsed)) out.texts.emplace(std::string(member.key), std::move(*text));
+      else if (auto* number = std::get_if<double>(&parsed)) out.numbers.emplace(std::string(member.key), *number);
+      else if (auto* list = std::get_if<std::vector<std::string>>(&parsed)) out.lists.emplace(std::string(member.key), std::move(*list));
+      else if (auto* nested = std::get_if<std::vector<driver_table>>(&parsed)) out.tables.emplace(std::string(member.key), std::move(*nested));
+    }
+    if (declared.check_table) {
+      if (const auto problem = declared.check_table(out); !problem.message.empty()) {
+        const auto it = where.find(problem.key);
+        fail(file, it != where.end() ? *it->second : item, fmt::format("{}.{}", spec.key, problem.key), problem.message);
+      }
+    }
+    tables.push_back(std::move(out));
+  }
+  return tables;
 }
 
 option_value validate(const option_spec& spec, const toml::node& node, const std::filesystem::path& file) {
@@ -339,6 +412,14 @@ option_value validate(const option_spec& spec, const toml::node& node, const std
       }
       return text;
     }
+    case value_kind::number: {
+      if (const auto* integer = node.as_integer()) return static_cast<double>(integer->get());
+      const auto* number = node.as_floating_point();
+      if (!number) fail(file, node, key, "expected a number");
+      if (!std::isfinite(number->get())) fail(file, node, key, "expected a finite number");
+      return number->get();
+    }
+    case value_kind::table_list: return validate_table_list(spec, node, file);
     case value_kind::string_list: {
       const auto* array = node.as_array();
       if (!array) fail(file, node, key, "expected an array of strings");
@@ -364,6 +445,10 @@ void collect(const toml::table& table, const std::string& prefix, const std::vec
   for (const auto& [raw_key, node] : table) {
     const std::string key = prefix.empty() ? std::string(raw_key.str()) : prefix + "." + std::string(raw_key.str());
     if (const auto* sub = node.as_table()) {
+      const auto list = std::find_if(specs.begin(), specs.end(), [&](const option_spec& spec) {
+        return spec.key == key && spec.kind == value_kind::table_list;
+      });
+      if (list != specs.end()) fail(file, node, key, fmt::format("expected tables: write [[{}]] once per entry", key));
       const bool is_section = std::any_of(specs.begin(), specs.end(), [&](const option_spec& spec) {
         return spec.key.rfind(key + ".", 0) == 0;
       });
@@ -562,6 +647,10 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
       const auto& value = parsed.values.at(fmt::format("driver.{}.{}", driver.name, option.key));
       if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
         settings.lists.emplace(std::string(option.key), *list);
+      } else if (const auto* tables = std::get_if<std::vector<driver_table>>(&value)) {
+        settings.tables.emplace(std::string(option.key), *tables);
+      } else if (const auto* number = std::get_if<double>(&value)) {
+        settings.numbers.emplace(std::string(option.key), *number);
       } else {
         settings.texts.emplace(std::string(option.key), std::get<std::string>(value));
       }
@@ -594,6 +683,65 @@ config load_config(const std::filesystem::path& file) {
   return parse_config(buffer.str(), file);
 }
 
+namespace {
+
+// A description as comment lines wrapped at ~90 columns, each starting with `margin`.
+std::string wrapped_comment(std::string_view description, std::string_view margin) {
+  std::string out;
+  std::string line(margin);
+  std::istringstream words{std::string(description)};
+  std::string word;
+  while (words >> word) {
+    if (line.size() + word.size() + 1 > 90) {
+      out += line + "\n";
+      line = margin;
+    }
+    line += " " + word;
+  }
+  return out + line + "\n";
+}
+
+// One key explained in place: its description, its default/range/choices, and
+// the key itself. `margin` starts every line ("" or "# " inside a commented-out
+// table example).
+void explain_key(std::string& out, const option_spec& spec, std::string_view margin) {
+  const auto dot = spec.key.rfind('.');
+  out += wrapped_comment(spec.description, std::string(margin) + "#");
+  std::string facts;
+  if (spec.required) facts = "required, no default";
+  else if (spec.default_text.empty()) facts = "optional, no default";
+  else facts = "default " + spec.default_text;
+  if (const auto range = range_text(spec); !range.empty()) facts += "; range " + range;
+  if (!spec.choices.empty()) facts += "; one of " + fmt::format("{}", fmt::join(spec.choices, ", "));
+  out += std::string(margin) + "# (" + facts + ")\n";
+  const bool example = spec.required || spec.default_text.empty();
+  out += fmt::format("{}{} = {}\n", margin, spec.key.substr(dot + 1), example ? spec.example_text : spec.default_text);
+}
+
+// A table-list option: there is no default to show as a value (an empty list
+// cannot be written next to [[…]] tables), so a commented-out example table
+// explains every member, nested table lists after the plain keys.
+void explain_table_list(std::string& out, const option_spec& spec, bool top) {
+  if (top) {
+    out += wrapped_comment(spec.description, "#");
+    out += fmt::format("# (none by default; one [[{}]] table per entry, e.g.:)\n", spec.key);
+  } else {
+    out += "#\n" + wrapped_comment(spec.description, "# #");
+  }
+  out += fmt::format("# [[{}]]\n", spec.key);
+  const auto& declared = *spec.driver_declared;
+  for (const auto& member : declared.members) {
+    if (member.kind == driver_option_kind::table_list) continue;
+    explain_key(out, spec_of_driver_option(fmt::format("{}.{}", spec.key, member.key), member), "# ");
+  }
+  for (const auto& member : declared.members) {
+    if (member.kind != driver_option_kind::table_list) continue;
+    explain_table_list(out, spec_of_driver_option(fmt::format("{}.{}", spec.key, member.key), member), false);
+  }
+}
+
+}  // namespace
+
 std::string example_config() {
   std::string out =
       "# communegw configuration.\n"
@@ -610,25 +758,8 @@ std::string example_config() {
       section = key_section;
       out += fmt::format("\n[{}]\n", section);
     }
-    // Wrap the description at ~90 columns.
-    std::string line = "#";
-    std::istringstream words(spec.description);
-    std::string word;
-    while (words >> word) {
-      if (line.size() + word.size() + 1 > 90) {
-        out += line + "\n";
-        line = "#";
-      }
-      line += " " + word;
-    }
-    out += line + "\n";
-    std::string facts;
-    if (spec.required) facts = "required, no default";
-    else facts = "default " + spec.default_text;
-    if (const auto range = range_text(spec); !range.empty()) facts += "; range " + range;
-    if (!spec.choices.empty()) facts += "; one of " + fmt::format("{}", fmt::join(spec.choices, ", "));
-    out += "# (" + facts + ")\n";
-    out += fmt::format("{} = {}\n", spec.key.substr(dot + 1), spec.required ? spec.example_text : spec.default_text);
+    if (spec.kind == value_kind::table_list) explain_table_list(out, spec, true);
+    else explain_key(out, spec, "");
   }
   return out;
 }

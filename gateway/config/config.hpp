@@ -101,6 +101,15 @@ struct uplink_settings {
   std::chrono::milliseconds health_interval{};
 };
 
+// One table of a driver's table-list option ([[driver.<name>.<key>]]), its
+// keys validated. Optional keys without a default are absent when not set.
+struct driver_table {
+  std::map<std::string, std::string, std::less<>> texts;  // text and choice keys
+  std::map<std::string, double, std::less<>> numbers;
+  std::map<std::string, std::vector<std::string>, std::less<>> lists;
+  std::map<std::string, std::vector<driver_table>, std::less<>> tables;
+};
+
 struct driver_settings {
   std::string name;
   bool enabled = true;
@@ -110,6 +119,8 @@ struct driver_settings {
   // `texts`, lists in `lists`; every declared option is present (default or set).
   std::map<std::string, std::string, std::less<>> texts;
   std::map<std::string, std::vector<std::string>, std::less<>> lists;
+  std::map<std::string, double, std::less<>> numbers;
+  std::map<std::string, std::vector<driver_table>, std::less<>> tables;  // table-list options (empty: none set)
 };
 
 struct config {

@@ -46,6 +46,9 @@ constexpr std::array metrics{
     // Device health
     metric_info{"link_quality", "lqi", 0, 255, "Zigbee link quality indicator of the last message."},
     metric_info{"rssi", "dBm", -130, 0, "Received radio signal strength."},
+    metric_info{"snr", "dB", -30, 20, "LoRa signal-to-noise ratio of an uplink at the best gateway."},
+    metric_info{"link_margin", "dB", -32, 31,
+                "LoRaWAN demodulation margin the device reports for the network's last request (DevStatusAns)."},
     metric_info{"wifi_quality", "%", 0, 100, "Wi-Fi signal quality as the device rates it (Tasmota RSSI %)."},
     metric_info{"uptime", "s", 0, 3200000000, "Time since the device last restarted."},
     metric_info{"free_heap", "B", 0, 1000000000, "Free heap memory on the device's microcontroller."},

@@ -62,6 +62,7 @@ enum class reject_reason : std::uint8_t {
   bad_timestamp,
   unknown_value,     // an enum-like field with a value we do not know
   device_error,      // the device or its bridge marks the values invalid (EPEver CONNECTION != 0)
+  codec_error,       // a LoRaWAN network server could not decode the device's payload
   count_             // keep last
 };
 inline constexpr std::size_t reject_reason_count = static_cast<std::size_t>(reject_reason::count_);
@@ -91,6 +92,11 @@ struct decoded_message {
   // message of its own; all share the MQTT message's identity, so a
   // redelivery is dropped whole. Nested lists are not used.
   std::vector<decoded_message> other_devices;
+  // What makes a repeat of this message recognisable, when the protocol says
+  // it better than the bytes do (message_identity of the device and its frame
+  // key: a LoRaWAN uplink is its device, frame counter, port and frame payload,
+  // whatever gateway metadata each copy carries). 0: ingest takes the bytes.
+  std::uint64_t identity = 0;
 };
 
 using decode_result = std::variant<decoded_message, rejection>;

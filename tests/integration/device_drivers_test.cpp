@@ -180,3 +180,49 @@ TEST_CASE("epever fixtures through a real broker - one DATA message stores each 
         CHECK(store_count(db, "SELECT count(*) FROM devices WHERE name = 'EPEver' AND kind = 'gateway'") == 1);
       });
 }
+
+// The drivers below report no availability of their own: an ESPHome status
+// topic is the readiness and "all handled" probe (messages are handled in order).
+namespace {
+
+const probe esphome_probe{"probe/status", "esphome/probe", "online", "offline"};
+const std::string esphome_probe_config = "[driver.esphome]\nenabled = true\ntopics = [\"probe/status\"]\n";
+
+}  // namespace
+
+TEST_CASE("chirpstack fixtures through a real broker end up in the store - one frame heard twice is stored once") {
+  run_fixtures_through_gateway(
+      "chirpstack", fixture_driver_config(COMMUNEGW_SOURCE_DIR, "chirpstack") + esphome_probe_config, esphome_probe, {},
+      [](const std::filesystem::path& db) {
+        // 01 and 16 are one frame (fCnt 1042) with different gateway metadata.
+        CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'chirpstack/24e124128c147204' AND seq = 1042 "
+                              "AND metric = 'temperature'") == 1);
+        // The status event's battery and margin, the streetlight kind from the config.
+        CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'chirpstack/24e124128c147204' AND "
+                              "device_kind = 'streetlight' AND metric = 'link_margin'") >= 2);
+      });
+}
+
+TEST_CASE("things_stack fixtures through a real broker end up in the store - one frame heard twice is stored once") {
+  run_fixtures_through_gateway(
+      "things_stack", fixture_driver_config(COMMUNEGW_SOURCE_DIR, "things_stack") + esphome_probe_config, esphome_probe, {},
+      [](const std::filesystem::path& db) {
+        CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'tts/moi-truong-xa@ttn/aq-cho' AND seq = 58 "
+                              "AND metric = 'humidity'") == 1);
+        // A console-simulated uplink (07) stores nothing: no temperature of 99.
+        CHECK(store_count(db, "SELECT count(*) FROM readings WHERE metric = 'temperature' AND value = 99") == 0);
+      });
+}
+
+TEST_CASE("json_mapping fixtures through a real broker end up in the store - a 1970 device clock is flagged") {
+  run_fixtures_through_gateway(
+      "json_mapping", fixture_driver_config(COMMUNEGW_SOURCE_DIR, "json_mapping") + esphome_probe_config, esphome_probe, {},
+      [](const std::filesystem::path& db) {
+        // flags bit 2: device time suspect (fixture 09 sends ts = 133 s).
+        CHECK(store_count(db, "SELECT count(*) FROM messages m JOIN devices d ON d.id = m.device WHERE d.name = "
+                              "'json/tram-xa' AND m.seq = 7 AND m.device_ms = 133000 AND (m.flags & 2) = 2") == 1);
+        CHECK(store_count(db, "SELECT count(*) FROM messages m JOIN devices d ON d.id = m.device WHERE d.name = "
+                              "'json/tram-xa' AND m.seq = 101 AND (m.flags & 2) = 0") == 1);
+        CHECK(store_count(db, "SELECT count(*) FROM devices WHERE name = 'light/den-07' AND kind = 'streetlight'") == 1);
+      });
+}

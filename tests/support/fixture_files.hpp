@@ -28,6 +28,13 @@ inline std::string read_whole_file(const std::filesystem::path& path) {
   return buffer.str();
 }
 
+// tests/data/<driver>/driver.toml: the [driver.<name>] section a driver whose
+// behaviour is configuration (json_mapping, the LoRaWAN drivers) decodes its
+// fixtures with, in every test that uses them.
+inline std::string fixture_driver_config(const std::filesystem::path& source_dir, std::string_view driver_name) {
+  return read_whole_file(source_dir / "tests" / "data" / std::string(driver_name) / "driver.toml");
+}
+
 // `source_dir`: the repository root (tests get it as COMMUNEGW_SOURCE_DIR).
 inline std::vector<driver_fixture> load_driver_fixtures(const std::filesystem::path& source_dir, std::string_view driver_name) {
   const auto dir = source_dir / "tests" / "data" / std::string(driver_name);

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "drivers/driver.hpp"
+#include "gateway/config/config.hpp"
 #include "tests/support/fixture_files.hpp"
 
 namespace communegw::test {
@@ -75,6 +76,19 @@ inline std::string joined(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& line : lines) out += "\n    " + line;
   return out;
+}
+
+// The driver's settings from tests/data/<driver>/driver.toml, through the real
+// config loader (so the fixtures also prove that the documented TOML loads).
+inline driver_settings fixture_settings(std::string_view driver_name) {
+  const auto text = "[gateway]\nid = \"gw-test\"\nprovince = \"p\"\ncommune = \"c\"\n" +
+                    fixture_driver_config(COMMUNEGW_SOURCE_DIR, driver_name);
+  const auto cfg = parse_config(text, std::string(driver_name) + "/driver.toml");
+  for (const auto& settings : cfg.drivers) {
+    if (settings.name == driver_name) return settings;
+  }
+  FAIL("no driver " << driver_name);
+  return {};
 }
 
 // Runs every fixture of `driver_name` through `instance`; returns the counts
