@@ -1,6 +1,7 @@
 #include "gateway/store/store_writer.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <span>
 
 #include <spdlog/spdlog.h>
@@ -34,6 +35,11 @@ constexpr auto gather_step = std::chrono::milliseconds(1);
 // large anyway and the writer keeps committing continuously, which keeps the
 // crash window to a few messages.
 constexpr double interval_rate = 500.0;  // messages per second
+// ... and only when the rate has stayed below it over this longer window too:
+// over 100 ms, bursty traffic of thousands a second often looks slow, and a
+// crash while gathering loses what was gathered. Until the first such window
+// has passed (after a start) the writer commits continuously.
+constexpr auto steady_rate_window = std::chrono::seconds(2);
 // How often the low-rate gathering (store.commit_interval) looks at the queue.
 constexpr auto commit_gather_step = std::chrono::milliseconds(50);
 
@@ -103,6 +109,9 @@ void store_writer::loop() {
   auto rate_window_start = std::chrono::steady_clock::now();
   std::uint64_t rate_window_count = 0;
   double arrival_rate = 0.0;
+  auto steady_window_start = rate_window_start;
+  std::uint64_t steady_window_count = 0;
+  double steady_rate = std::numeric_limits<double>::infinity();
   auto last_commit = std::chrono::steady_clock::now();
   auto last_sync = last_commit;
   std::uint64_t commits_since_sync = 0;
@@ -122,7 +131,8 @@ void store_writer::loop() {
           const auto more = queue_.pop_batch(batch, settings_.max_batch - batch.size(), std::chrono::milliseconds(0), closed);
           if (more != 0) batch_last_ticket = more;
         }
-      } else if (!batch.empty() && arrival_rate < interval_rate && settings_.commit_interval.count() > 0 &&
+      } else if (!batch.empty() && arrival_rate < interval_rate && steady_rate < interval_rate &&
+                 settings_.commit_interval.count() > 0 &&
                  settings_.max_uncommitted > 0) {
         // SD-card wear at commune rates: one commit per commit_interval, not
         // one per message. Never more than half of max_uncommitted waits, so
@@ -142,7 +152,13 @@ void store_writer::loop() {
         }
       }
       rate_window_count += batch.size();
+      steady_window_count += batch.size();
       const auto now = std::chrono::steady_clock::now();
+      if (now - steady_window_start >= steady_rate_window) {
+        steady_rate = static_cast<double>(steady_window_count) / std::chrono::duration<double>(now - steady_window_start).count();
+        steady_window_start = now;
+        steady_window_count = 0;
+      }
       if (now - rate_window_start >= rate_window) {
         arrival_rate = static_cast<double>(rate_window_count) / std::chrono::duration<double>(now - rate_window_start).count();
         rate_window_start = now;
