@@ -24,6 +24,12 @@
 
 namespace communegw::test {
 
+// The decoded message, or a test failure naming the rejection.
+inline decoded_message ok(const decode_result& result) {
+  if (const auto* why = std::get_if<rejection>(&result)) FAIL("rejected: " << to_string(why->reason) << ": " << why->detail);
+  return std::get<decoded_message>(result);
+}
+
 inline void describe_message(const decoded_message& message, std::vector<std::string>& lines) {
   if (!message.device_id.empty()) {
     lines.push_back("device " + message.device_id);

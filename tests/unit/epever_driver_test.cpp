@@ -9,10 +9,7 @@ namespace {
 
 driver_settings epever_settings() { return driver_settings{"epever", true, {"EPEver/#", "solar-xa/#"}}; }
 
-decoded_message ok(const decode_result& result) {
-  if (const auto* why = std::get_if<rejection>(&result)) FAIL("rejected: " << to_string(why->reason) << ": " << why->detail);
-  return std::get<decoded_message>(result);
-}
+using test::ok;
 
 }  // namespace
 

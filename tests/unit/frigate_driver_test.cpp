@@ -14,10 +14,7 @@ driver_settings frigate_settings(std::vector<std::string> topics = {"frigate/#"}
   return settings;
 }
 
-decoded_message ok(const decode_result& result) {
-  if (const auto* why = std::get_if<rejection>(&result)) FAIL("rejected: " << to_string(why->reason) << ": " << why->detail);
-  return std::get<decoded_message>(result);
-}
+using test::ok;
 
 std::string tracked(std::string_view type, std::string_view camera, std::string_view extra) {
   return fmt::format(R"({{"type":"{}","after":{{"id":"1795431890.1-aa","camera":"{}","label":"person","start_time":1795431890.1{}}}}})",

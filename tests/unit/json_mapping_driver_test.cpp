@@ -20,10 +20,7 @@ std::string error_of(const std::string& text) {
   return "(no error)";
 }
 
-decoded_message ok(const decode_result& result) {
-  if (const auto* why = std::get_if<rejection>(&result)) FAIL("rejected: " << to_string(why->reason) << ": " << why->detail);
-  return std::get<decoded_message>(result);
-}
+using test::ok;
 
 const std::string one_field =
     "[driver.json_mapping]\n"               // line 5

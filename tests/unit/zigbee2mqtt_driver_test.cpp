@@ -14,10 +14,7 @@ driver_settings two_bridges() {
   return settings;
 }
 
-decoded_message ok(const decode_result& result) {
-  if (const auto* why = std::get_if<rejection>(&result)) FAIL("rejected: " << to_string(why->reason) << ": " << why->detail);
-  return std::get<decoded_message>(result);
-}
+using test::ok;
 
 }  // namespace
 
