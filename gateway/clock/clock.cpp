@@ -1,14 +1,23 @@
 #include "gateway/clock/clock.hpp"
 
 #include <sys/timex.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 
 #include "gateway/model/timestamp.hpp"
 
 namespace communegw {
+
+// Times are Unix seconds/milliseconds everywhere, and the store keeps them for
+// years: a 32-bit time_t would wrap in 2038. 32-bit targets (armhf) build with
+// -D_TIME_BITS=64 (toolchains/arm-linux-gnueabihf.cmake); this keeps them honest.
+static_assert(sizeof(std::time_t) == 8, "64-bit time_t required: build with -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64");
+static_assert(sizeof(off_t) == 8, "64-bit off_t required: build with -D_FILE_OFFSET_BITS=64");
+
 namespace {
 
 std::int64_t monotonic_ms() {

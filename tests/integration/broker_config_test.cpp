@@ -36,7 +36,7 @@ class client {
   }
   ~client() {
     try {
-      if (client_.is_connected()) client_.disconnect()->wait_for(500ms);
+      if (client_.is_connected()) client_.disconnect()->wait_for(scaled(500ms));
     } catch (const mqtt::exception&) {
     }
   }
@@ -44,23 +44,23 @@ class client {
   std::string connect(const std::string& user, const std::string& password) {
     mqtt::connect_options options;
     options.set_clean_session(true);
-    options.set_connect_timeout(3);
+    options.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(scaled(3s)));
     if (!user.empty()) options.set_user_name(user);
     if (!password.empty()) options.set_password(password);
     try {
-      client_.connect(options)->wait_for(5s);
+      client_.connect(options)->wait_for(scaled(5s));
       return client_.is_connected() ? "" : "not connected";
     } catch (const mqtt::exception& error) {
       return error.what();
     }
   }
-  void subscribe(const std::string& filter) { REQUIRE(client_.subscribe(filter, 1)->wait_for(5s)); }
+  void subscribe(const std::string& filter) { REQUIRE(client_.subscribe(filter, 1)->wait_for(scaled(5s))); }
   // QoS 1: true once the broker acknowledged. mosquitto 2.0.11 acknowledges
   // a publish its ACL denies, drops it and then closes the connection (MQTT
   // 3.1.1 has no way to say "denied"), so a denied publish may also throw.
   bool publish(const std::string& topic) {
     try {
-      return client_.publish(topic, std::string("{\"seq\":1}"), 1, false)->wait_for(5s);
+      return client_.publish(topic, std::string("{\"seq\":1}"), 1, false)->wait_for(scaled(5s));
     } catch (const mqtt::exception&) {
       return false;
     }

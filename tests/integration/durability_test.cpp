@@ -221,7 +221,7 @@ TEST_CASE("a full disk (real ENOSPC) stalls ingest without loss - it resumes whe
   // Ingest stalls short of the total and stays stalled: the disk is full.
   REQUIRE(wait_for([&] {
     const auto before = distinct_seqs(db);
-    std::this_thread::sleep_for(1500ms);
+    std::this_thread::sleep_for(scaled(1500ms));
     return before == distinct_seqs(db) && before < total;
   }, 60s));
   const auto stalled_at = distinct_seqs(db);

@@ -133,10 +133,10 @@ TEST_CASE("the commune simulator's traffic, hostile messages included, ends up e
   gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db));
   REQUIRE(wait_for([&] { return gateway.log().find("subscribed") != std::string::npos; }, 20s));
 
-  child_process sim({COMMUNEGW_SIM_PATH, "--broker", broker.uri(), "--commune", "xa-test", "--streetlights", "30",
-                     "--env-stations", "15", "--cameras", "5", "--count", "3000", "--rate", "1000",
-                     "--malformed-ratio", "0.1", "--time-scale", "600", "--seed", "7", "--quiet",
-                     "--summary-json", (dir / "sim.json").string()},
+  child_process sim(target_command({COMMUNEGW_SIM_PATH, "--broker", broker.uri(), "--commune", "xa-test", "--streetlights",
+                                    "30", "--env-stations", "15", "--cameras", "5", "--count", "3000", "--rate", "1000",
+                                    "--malformed-ratio", "0.1", "--time-scale", "600", "--seed", "7", "--quiet",
+                                    "--summary-json", (dir / "sim.json").string()}),
                     dir / "sim.log");
   REQUIRE(sim.wait(120s) == 0);
   const auto summary = read_file(dir / "sim.json");

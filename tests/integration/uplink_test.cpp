@@ -47,9 +47,9 @@ struct central_site {
   }
   void start_receiver() {
     receiver = std::make_unique<child_process>(
-        std::vector<std::string>{communegw_binary().string(), "central", "--uri", uri(), "--db", db.string(), "--ca-file",
-                                 (dir / "central-pki" / "ca.crt").string(), "--username", "centre", "--password-file",
-                                 (dir / "centre.pw").string()},
+        target_command({communegw_binary().string(), "central", "--uri", uri(), "--db", db.string(), "--ca-file",
+                        (dir / "central-pki" / "ca.crt").string(), "--username", "centre", "--password-file",
+                        (dir / "centre.pw").string()}),
         dir / "central" / "receiver.log");
     // Its persistent session must exist before gateways send: the broker
     // acknowledges, and drops, what nobody has subscribed to.
@@ -265,7 +265,7 @@ TEST_CASE("uplink: when the monthly budget is spent only alarms go - the rest wa
   // Whatever was in flight when the budget ran out lands; then the count stands still.
   std::int64_t events_before = centre.records("events");
   for (int i = 0; i < 20; ++i) {
-    std::this_thread::sleep_for(1500ms);
+    std::this_thread::sleep_for(scaled(1500ms));
     const auto now = centre.records("events");
     if (now == events_before) break;
     events_before = now;
@@ -274,7 +274,7 @@ TEST_CASE("uplink: when the monthly budget is spent only alarms go - the rest wa
   publish("motion", 100);
   publish("tamper", 20);
   CHECK(wait_for([&] { return centre.records("alarms") == 20; }, 30s));
-  std::this_thread::sleep_for(2s);
+  std::this_thread::sleep_for(scaled(2s));
   CHECK(centre.records("events") == events_before);  // held back
   CHECK(store_count(store, "SELECT count(*) FROM outbox WHERE stream = 3") >= 100);  // waiting, not lost
 

@@ -80,8 +80,33 @@ bool port_accepts(int port) {
 
 }  // namespace
 
+std::chrono::milliseconds scaled(std::chrono::milliseconds deadline) {
+  static const double factor = [] {
+    const char* text = std::getenv("COMMUNEGW_TEST_TIME_SCALE");
+    if (!text || !*text) return static_cast<double>(COMMUNEGW_TEST_TIME_SCALE_DEFAULT);
+    char* end = nullptr;
+    const double value = std::strtod(text, &end);
+    if (*end != '\0' || !(value >= 1.0 && value <= 100.0)) {
+      throw std::runtime_error(std::string("COMMUNEGW_TEST_TIME_SCALE must be a number from 1 to 100, not ") + text);
+    }
+    return value;
+  }();
+  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(deadline.count()) * factor));
+}
+
+std::vector<std::string> target_command(std::vector<std::string> argv) {
+  const char* emulator = std::getenv("COMMUNEGW_TEST_EMULATOR");
+  if (!emulator) emulator = COMMUNEGW_TEST_EMULATOR_DEFAULT;
+  if (!*emulator) return argv;
+  std::vector<std::string> words;
+  std::istringstream in(emulator);
+  for (std::string word; in >> word;) words.push_back(word);
+  argv.insert(argv.begin(), words.begin(), words.end());
+  return argv;
+}
+
 bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
+  const auto until = std::chrono::steady_clock::now() + scaled(deadline);
   while (std::chrono::steady_clock::now() < until) {
     if (condition()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -205,7 +230,7 @@ std::string gateway_process::default_config(const std::string& broker_uri, const
 
 void gateway_process::start() {
   process_ = std::make_unique<child_process>(
-      std::vector<std::string>{communegw_binary().string(), "--config", config_path().string(), "run"},
+      target_command({communegw_binary().string(), "--config", config_path().string(), "run"}),
       dir_ / "gateway.log");
   ++starts_;
 }
@@ -227,7 +252,7 @@ command_result run_communegw(const std::vector<std::string>& args, const std::fi
   argv.insert(argv.end(), args.begin(), args.end());
   const auto log = dir / "command.out";
   std::filesystem::remove(log);
-  child_process process(argv, log);
+  child_process process(target_command(argv), log);
   const auto status = process.wait(std::chrono::seconds(60));
   return {status.value_or(-1), read_file(log)};
 }
@@ -250,8 +275,8 @@ bool publisher::reconnect() {
   try {
     mqtt::connect_options options;
     options.set_clean_session(true);
-    options.set_connect_timeout(2);
-    return client_->connect(options)->wait_for(std::chrono::seconds(3)) && client_->is_connected();
+    options.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(scaled(std::chrono::seconds(2))));
+    return client_->connect(options)->wait_for(scaled(std::chrono::seconds(3))) && client_->is_connected();
   } catch (const mqtt::exception&) {
     return false;
   }
@@ -261,7 +286,7 @@ bool publisher::publish(const std::string& topic, const std::string& payload, st
   try {
     if (!client_->is_connected() && !reconnect()) return false;
     auto token = client_->publish(topic, payload.data(), payload.size(), 1, false);
-    return token->wait_for(timeout) && token->get_return_code() == 0;
+    return token->wait_for(scaled(timeout)) && token->get_return_code() == 0;
   } catch (const mqtt::exception&) {
     return false;
   }
@@ -271,7 +296,7 @@ bool publisher::publish_retained(const std::string& topic, const std::string& pa
   try {
     if (!client_->is_connected() && !reconnect()) return false;
     auto token = client_->publish(topic, payload.data(), payload.size(), 1, true);
-    return token->wait_for(std::chrono::seconds(5)) && token->get_return_code() == 0;
+    return token->wait_for(scaled(std::chrono::seconds(5))) && token->get_return_code() == 0;
   } catch (const mqtt::exception&) {
     return false;
   }

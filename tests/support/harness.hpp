@@ -37,7 +37,21 @@ void write_file(const std::filesystem::path& path, const std::string& text);
 std::string read_file(const std::filesystem::path& path);
 
 int free_port();
+
+// Test deadlines scaled for a slower host (emulation): the factor is
+// $COMMUNEGW_TEST_TIME_SCALE, else the build's default (1 native, 5 under an
+// emulator; tests/CMakeLists.txt). Only the tests' patience is scaled, never
+// what a test asserts about the gateway's own behaviour.
+std::chrono::milliseconds scaled(std::chrono::milliseconds deadline);
+// Waits until `condition` holds, at most scaled(deadline).
 bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds deadline);
+
+// The command line that runs one of our own programs (communegw,
+// communegw-sim): `argv` itself natively; in a cross build behind the
+// emulator, $COMMUNEGW_TEST_EMULATOR if set, else the build's
+// (words separated by spaces, e.g. "qemu-aarch64-static -L /sysroot").
+// Host tools (mosquitto, openssl) always run as they are.
+std::vector<std::string> target_command(std::vector<std::string> argv);
 
 // A child process; stdout and stderr go to `log_file`. Killed (SIGKILL) when destroyed.
 class child_process {
