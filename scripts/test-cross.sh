@@ -63,12 +63,12 @@ ninja -C "$build" -j"$jobs"
 finish build
 
 begin "unit tests under qemu"
-ctest --test-dir "$build" --output-on-failure -R '^unit: '
+ctest --test-dir "$build" --output-on-failure -R '^unit:'
 finish "unit tests"
 
 if ! $unit_only; then
   begin "integration tests under qemu"
   # One at a time, as natively: several tests keep a steady message rate.
-  ctest --test-dir "$build" --output-on-failure -R '^integration: '
+  ctest --test-dir "$build" --output-on-failure -R '^integration:'
   finish "integration tests"
 fi

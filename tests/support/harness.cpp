@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -127,7 +129,13 @@ child_process::child_process(const std::vector<std::string>& argv, const std::fi
     const int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    ::execv(args[0], args.data());
+    // execvp: an emulator in front (target_command) is named without a path.
+    ::execvp(args[0], args.data());
+    // Say why in the log; only async-signal-safe calls between fork and _exit.
+    const char* why = ::strerrorname_np(errno);
+    for (const char* part : std::initializer_list<const char*>{"exec failed: ", args[0], ": ", why ? why : "?", "\n"}) {
+      [[maybe_unused]] const auto written = ::write(2, part, std::strlen(part));
+    }
     ::_exit(127);
   }
   if (pid_ < 0) throw std::runtime_error("fork failed");
