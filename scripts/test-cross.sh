@@ -3,7 +3,8 @@
 # the cross-built binaries under qemu-user-static:
 #   1. prepare: host packages and the cached target sysroot (scripts/prepare-cross.sh),
 #      plus the host's test tools (mosquitto, openssl: scripts/install-deps.sh);
-#   2. build into build-cross-<arch>/ with toolchains/<triplet>.cmake;
+#   2. build into build-cross-<arch>/ with toolchains/<triplet>.cmake
+#      (with --unit-only, only the unit test program);
 #   3. the unit tests under qemu;
 #   4. the integration tests under qemu (skipped with --unit-only): mosquitto
 #      and openssl run natively, the test program and every communegw /
@@ -59,7 +60,12 @@ finish prepare
 begin "configure + build: $build (sysroot $sysroot)"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCOMMUNEGW_SYSROOT="$sysroot" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
-ninja -C "$build" -j"$jobs"
+if $unit_only; then
+  # Only what the unit tests need: no CLI, simulator or integration tests.
+  ninja -C "$build" -j"$jobs" communegw_unit_tests
+else
+  ninja -C "$build" -j"$jobs"
+fi
 finish build
 
 begin "unit tests under qemu"

@@ -7,9 +7,14 @@
 #      and runs them again,
 #   4. fuzzes every decoder with libFuzzer (clang, ASan + UBSan), a minute for
 #      the native driver and 30 s for each device driver, starting from the
-#      seed payloads in tests/data/.
-# Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer and fuzzing passes)
+#      seed payloads in tests/data/;
+#   5. cross-builds for the 64-bit Raspberry Pi (aarch64) and runs the unit
+#      tests under qemu (scripts/test-cross.sh aarch64 --unit-only). The full
+#      cross set, integration tests included, takes longer than CI's budget
+#      allows: run scripts/test-cross.sh aarch64|armhf for it (docs/cross-build.md).
+# Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer, fuzzing and cross passes)
 # FUZZ_SECONDS sets the time per fuzz target (default: 60 s native, 30 s others).
+# COMMUNEGW_SKIP_CROSS=1 skips step 5 alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -51,5 +56,12 @@ if [[ "${1:-}" != "--fast" ]]; then
     "build-fuzz/tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 \
       -artifact_prefix=build-fuzz/ "build-fuzz/corpus/$target" "$seeds" 2>&1 | tail -3
   done
+
+  if [[ "${COMMUNEGW_SKIP_CROSS:-}" == 1 ]]; then
+    echo "== cross build: skipped (COMMUNEGW_SKIP_CROSS=1)"
+  else
+    echo "== cross build for aarch64, unit tests under qemu"
+    JOBS=$jobs scripts/test-cross.sh aarch64 --unit-only
+  fi
 fi
 echo "== all tests passed in $(( $(date +%s) - start )) s"
