@@ -9,7 +9,9 @@
 #   4. the integration tests under qemu (skipped with --unit-only): mosquitto
 #      and openssl run natively, the test program and every communegw /
 #      communegw-sim it starts run under qemu, with the tests' deadlines
-#      scaled (COMMUNEGW_TEST_TIME_SCALE, default 5; tests/CMakeLists.txt).
+#      scaled (COMMUNEGW_TEST_TIME_SCALE, default 5; tests/CMakeLists.txt);
+#   5. the Debian package (skipped with --unit-only): checked by
+#      tests/deploy/debian_package_test.sh, then left in build-cross-<arch>/.
 # Prints how long each phase took.
 #
 # Usage: scripts/test-cross.sh <aarch64|armhf> [--unit-only]
@@ -77,4 +79,12 @@ if ! $unit_only; then
   # One at a time, as natively: several tests keep a steady message rate.
   ctest --test-dir "$build" --output-on-failure -R '^integration:'
   finish "integration tests"
+
+  begin "Debian package"
+  # Control fields, conffiles, contents, lintian (tests/deploy); then the
+  # package itself into the build directory.
+  tests/deploy/debian_package_test.sh "$root/$build" "$root"
+  cmake --build "$build" --target package >/dev/null
+  ls -l "$build"/communegw_*.deb
+  finish "package"
 fi

@@ -177,7 +177,8 @@ class pacer {
   turn next() {
     if (settings_.rate) {
       // A fixed total rate: devices take turns, the simulated clock follows the real one.
-      const auto device = round_robin_++ % model_.device_count();
+      const std::size_t device = round_robin_;
+      round_robin_ = (round_robin_ + 1) % model_.device_count();
       auto at = started_;
       if (*settings_.rate > 0) {
         at += std::chrono::duration_cast<steady::duration>(
@@ -200,7 +201,7 @@ class pacer {
   commune_model& model_;
   steady::time_point started_;
   std::priority_queue<entry, std::vector<entry>, std::greater<>> schedule_;
-  std::uint64_t round_robin_ = 0;
+  std::size_t round_robin_ = 0;  // the next device: an index, so it fits size_t on 32-bit targets too
   std::uint64_t sent_ = 0;
 };
 
