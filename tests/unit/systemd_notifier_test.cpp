@@ -184,6 +184,11 @@ TEST_CASE(
   // Ingest closed (shutdown): STOPPING=1 and the timer ends, so run() returns.
   state.closed = true;
   REQUIRE(run_until([&] { return count("STOPPING=1\nSTATUS=stopping: committing what was received") == 1; }, 3s));
+  // No work left: run_for returns because the io_context ran out of work
+  // (stopped), not at its deadline. The cancelled signal wait may still
+  // complete here when the last 20 ms slice ended before it ran (a slow,
+  // emulated CPU), so the number of handlers run is not the measure.
   io.restart();
-  CHECK(io.run_for(2s) == 0);  // no work left
+  io.run_for(2s);
+  CHECK(io.stopped());
 }
