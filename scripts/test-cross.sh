@@ -60,7 +60,7 @@ sysroot=$(scripts/prepare-cross.sh "$arch" | tail -n1)
 finish prepare
 
 begin "configure + build: $build (sysroot $sysroot)"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCOMMUNEGW_SYSROOT="$sysroot" \
+cmake --no-warn-unused-cli -S "$root" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCOMMUNEGW_SYSROOT="$sysroot" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
 if $unit_only; then
   # Only what the unit tests need: no CLI, simulator or integration tests.
