@@ -39,6 +39,7 @@ if [[ "${1:-}" != "--fast" ]]; then
   # detect_leaks: Paho keeps a few process-lifetime allocations; leaks in our
   # code are caught by the unit tests, which run without Paho threads.
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+  LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan-suppressions.txt:print_suppressions=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCOMMUNEGW_SANITIZE=ON -DCOMMUNEGW_BUILD_BENCH=OFF
 
