@@ -10,6 +10,7 @@
 // every bad input becomes a rejection. A throw is treated as a driver bug: the
 // message is quarantined with reason malformed_json and the bug logged.
 
+#include <array>
 #include <memory>
 #include <span>
 #include <string>
@@ -60,6 +61,10 @@ struct driver_option {
   // For table_list options: checks each table across its keys at start-up.
   table_problem (*check_table)(const driver_table& table) = nullptr;
 };
+
+// The device kinds a driver's `device_kind` option may name (the kinds that
+// carry readings; cameras and gateways are set by the drivers that know them).
+inline constexpr std::array<std::string_view, 2> device_kind_choices{"environment", "streetlight"};
 
 // How a driver declares itself: one value, listed by hand in drivers/registry.cpp.
 struct driver_descriptor {

@@ -21,7 +21,6 @@ constexpr std::array<std::string_view, 6> default_topics{
     "+/sensor/+/state", "+/binary_sensor/+/state", "+/switch/+/state", "+/light/+/state", "+/status",
     "homeassistant/#"};
 
-constexpr std::array<std::string_view, 2> kind_choices{"environment", "streetlight"};
 constexpr std::array options{
     driver_option{"sensors", driver_option_kind::text_list, "[]",
                   "Sensors by ESPHome object id, as \"<object_id> = <metric> [<unit>]\", e.g. \"soil_probe = "
@@ -35,7 +34,7 @@ constexpr std::array options{
     driver_option{"device_kind", driver_option_kind::choice, "\"environment\"",
                   "Device kind recorded for every ESPHome node. With streetlight, switch states are stored as "
                   "lamp_on instead of switch_on.",
-                  kind_choices},
+                  device_kind_choices},
 };
 
 // ---- topic ----------------------------------------------------------------

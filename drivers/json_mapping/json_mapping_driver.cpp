@@ -19,7 +19,6 @@ std::string check_device_prefix(std::string_view prefix);
 table_problem check_mapping_table(const driver_table& table);
 
 constexpr std::array<std::string_view, 0> default_topics{};
-constexpr std::array<std::string_view, 2> kind_choices{"environment", "streetlight"};
 constexpr std::array<std::string_view, 3> time_format_choices{"iso8601", "epoch_s", "epoch_ms"};
 
 const std::array mapping_members{
@@ -28,7 +27,7 @@ const std::array mapping_members{
                   "that varies and is not the device. driver.json_mapping.topics must subscribe to it.",
                   {}, &check_json_mapping_topic, {}, true, "\"sensors/{device}/telemetry\""},
     driver_option{"device_kind", driver_option_kind::choice, "\"environment\"", "Device kind recorded for these devices.",
-                  kind_choices},
+                  device_kind_choices},
     driver_option{"device_prefix", driver_option_kind::text, "\"json/\"",
                   "Put before the {device} name to make the device id, so ids of different systems do not collide.",
                   {}, &check_device_prefix},

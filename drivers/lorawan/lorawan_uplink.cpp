@@ -10,7 +10,6 @@
 namespace communegw {
 namespace {
 
-constexpr std::array<std::string_view, 2> kind_choices{"environment", "streetlight"};
 constexpr std::array<std::string_view, 2> codec_choices{"builtin", "none"};
 
 }  // namespace
@@ -19,7 +18,7 @@ extern const std::array<driver_option, 3> lorawan_options{
     driver_option{"device_kind", driver_option_kind::choice, "\"environment\"",
                   "Device kind recorded for every device of this network server (streetlight controllers: "
                   "streetlight).",
-                  kind_choices},
+                  device_kind_choices},
     driver_option{"codec_mapping", driver_option_kind::choice, "\"builtin\"",
                   "builtin: the codec's decoded object is also read by the names common codecs use (temperature, "
                   "humidity, pm2_5 …, and NAS-style keys with a unit suffix such as mains_voltage__V, "

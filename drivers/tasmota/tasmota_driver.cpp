@@ -19,7 +19,6 @@ namespace {
 
 constexpr std::array<std::string_view, 1> default_topics{"tele/+/+"};
 
-constexpr std::array<std::string_view, 2> kind_choices{"environment", "streetlight"};
 constexpr std::array options{
     driver_option{"full_topic", driver_option_kind::text, "\"%prefix%/%topic%/\"",
                   "The devices' FullTopic setting: levels separated by '/', with %prefix% and one of %topic%, "
@@ -29,7 +28,7 @@ constexpr std::array options{
     driver_option{"device_kind", driver_option_kind::choice, "\"environment\"",
                   "Device kind recorded for every Tasmota device. With streetlight, relay state POWER/POWER1 is "
                   "stored as lamp_on instead of switch_on.",
-                  kind_choices},
+                  device_kind_choices},
 };
 
 // ---- topic ----------------------------------------------------------------

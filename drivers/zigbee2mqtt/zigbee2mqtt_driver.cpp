@@ -25,13 +25,12 @@ namespace {
 
 constexpr std::array<std::string_view, 1> default_topics{"zigbee2mqtt/#"};
 
-constexpr std::array<std::string_view, 2> kind_choices{"environment", "streetlight"};
 constexpr std::array options{
     driver_option{"device_kind", driver_option_kind::choice, "\"environment\"",
                   "Device kind recorded for every Zigbee device of this bridge. With streetlight, a device's "
                   "\"state\" ON/OFF is stored as lamp_on; otherwise only lights (per bridge/devices) use lamp_on "
                   "and plugs or relays use switch_on.",
-                  kind_choices},
+                  device_kind_choices},
 };
 
 // ---- topic ----------------------------------------------------------------
