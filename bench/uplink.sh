@@ -179,7 +179,16 @@ start_central
 # ---- the gateway --------------------------------------------------------------------
 # gateway_config <dir> <id> <commune> <file> [aggregate lines]: defaults except the
 # uplink (enabled, to the benchmark's central broker), the store path, a topic
-# filter of its own and a 10 s stats line.
+# filter of its own, a 10 s stats line, and aggregate.interval scaled like the
+# simulated time: the default 5 min is 1.25 s of wall time at x240 (the
+# smallest allowed is 1 s). Unscaled, the first fold of a compressed hour
+# would come minutes after its last sample.
+fold_interval_ms() {  # time_scale
+  local ms
+  ms=$(calc %.0f "300000 / $1")
+  echo $((ms < 1000 ? 1000 : ms))
+}
+agg_interval_ms=$(fold_interval_ms "$hour_scale")
 gateway_config() {
   mkdir -p "$1"
   cat >"$1/$4" <<EOF
@@ -193,6 +202,7 @@ client_id = "communegw-bench-$2"
 [store]
 path = "gateway.db"
 [aggregate]
+interval = "${agg_interval_ms}ms"
 $5
 [clock]
 # This host may not report NTP sync, and untrusted samples wait up to
@@ -352,6 +362,7 @@ if ! skipped day; then
   day_seconds=$(calc %.3f "86400 / $day_scale")
   say "2. drain: stopping the central broker; a day of backlog queues in the gateway's outbox"
   stop_central
+  agg_interval_ms=$(fold_interval_ms "$day_scale")
   gateway_config "$dir" "$id" "$commune" communegw.toml ""
   gateway_config "$dir" "$id" "$commune" hold.toml 'close_delay = "1d"'
   start_gateway "$dir" hold.toml gateway-hold.log
@@ -520,8 +531,14 @@ fi
   if ! skipped hour; then
     for id in gw-hour-once gw-hour-defaults; do
       ratio=$(calc %.1f "${r[${id}_raw]} / ${r[${id}_wire]}")
-      label="byte ratio, hour, $([[ $id == gw-hour-once ]] && echo 'each window sent once (as in real time)' || echo 'one run, defaults (revisions)')"
-      printf '| %-58s | %14s | %10s | %6s |\n' "$label" "1/$ratio" "≤ 1/$target_ratio" "$(verdict "$ratio >= $target_ratio")"
+      if [[ $id == gw-hour-once ]]; then
+        printf '| %-58s | %14s | %10s | %6s |\n' "byte ratio, hour, each window sent once (as in real time)" "1/$ratio" \
+          "≤ 1/$target_ratio" "$(verdict "$ratio >= $target_ratio")"
+      else
+        # Not the target: compressed x240, closed windows keep receiving samples
+        # and each revision is sent (bench/README.md, "What the numbers say").
+        printf '| %-58s | %14s | %10s | %6s |\n' "byte ratio, hour, one compressed run (revisions; not the target)" "1/$ratio" "" "info"
+      fi
     done
   fi
   if ! skipped day; then

@@ -10,8 +10,12 @@
 # The sysroot is cached outside the checkout, in $COMMUNEGW_SYSROOT_CACHE
 # (default /var/cache/communegw/sysroot-<debian arch>). A stamp file in it
 # holds the architecture, suite, mirrors and package list it was made from:
-# when they are unchanged the script is a no-op, when they change the sysroot
-# is made anew (into a temporary directory, then swapped in).
+# when they are unchanged and the list holds every package needed here the
+# script is a no-op; otherwise the sysroot is made anew (into a temporary
+# directory, then swapped in) with the packages needed here plus those it
+# already had, so that checkouts needing different packages (a branch adding
+# a library) do not make it over and over. A lock file in /tmp serialises
+# concurrent runs.
 #
 # Usage: scripts/prepare-cross.sh <aarch64|armhf>
 # Prints the sysroot path as its last line of standard output.
@@ -74,19 +78,39 @@ sources=(
   "deb $mirror $suite main"
   "deb $mirror $suite-updates main"
 )
-stamp_text=$(
+stamp=$sysroot/.communegw-sysroot-stamp
+"${sudo_cmd[@]}" mkdir -p "$(dirname "$sysroot")"
+# One run at a time per sysroot: another run may be making or swapping it.
+# (In /tmp, which every user may write; the cache directory may be root's.)
+lock_file=/tmp/communegw-$(tr '/' '_' <<<"$sysroot").lock
+exec {lock_fd}>>"$lock_file"
+if ! flock -w 3600 "$lock_fd"; then
+  echo "prepare-cross: another run has held $lock_file for an hour; giving up" >&2
+  exit 1
+fi
+header_text=$(
   echo "arch=$deb_arch"
   printf 'source=%s\n' "${sources[@]}"
+)
+if [[ -f $stamp && "$(grep -v '^package=' "$stamp")" == "$header_text" ]]; then
+  have=$(sed -n 's/^package=//p' "$stamp")
+  missing_packages=()
+  for p in "${target_packages[@]}"; do
+    grep -qxF "$p" <<<"$have" || missing_packages+=("$p")
+  done
+  if ((${#missing_packages[@]} == 0)); then
+    echo "$sysroot"
+    exit 0
+  fi
+  echo "prepare-cross: the cached sysroot lacks ${missing_packages[*]}" >&2
+  mapfile -t target_packages < <(printf '%s\n' "${target_packages[@]}" $have | awk '!seen[$0]++')
+fi
+stamp_text=$(
+  echo "$header_text"
   printf 'package=%s\n' "${target_packages[@]}"
 )
-stamp=$sysroot/.communegw-sysroot-stamp
-if [[ -f $stamp && "$(cat "$stamp")" == "$stamp_text" ]]; then
-  echo "$sysroot"
-  exit 0
-fi
 
 echo "prepare-cross: making the $deb_arch sysroot in $sysroot (mmdebstrap, ~1.3 GB)" >&2
-"${sudo_cmd[@]}" mkdir -p "$(dirname "$sysroot")"
 fresh=$sysroot.new
 "${sudo_cmd[@]}" rm -rf "$fresh"
 # No standard input: mmdebstrap reads sources from it when it is not a terminal.
