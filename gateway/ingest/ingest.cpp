@@ -81,8 +81,9 @@ received_message ingest::accept(std::string topic, std::string_view payload, del
         } else {
           const auto& message = std::get<decoded_message>(out.result);
           counters_.accepted.fetch_add(1, std::memory_order_relaxed);
-          if (message.identity != 0) out.identity = message.identity;
-          else if (message.sequence || message.device_time_ms) out.identity = message_identity(topic, payload);
+          const auto key = identify(message, topic, payload);
+          out.identity = key.identity;
+          out.identity_unique = key.unique;
           // The message's own field rejections and those of the other devices it reports for.
           auto count_field_rejections = [&](const decoded_message& part) {
             if (part.field_rejections.empty()) return;

@@ -25,10 +25,15 @@ struct received_message {
   // old (a retained "online" outlives a device that lost power without a
   // last will), so availability learnt from it is marked unconfirmed.
   bool retained = false;
-  // What makes a redelivery recognisable (message_identity), or 0 when the
-  // message carries neither a sequence number nor a device time: two equal
-  // payloads without either may be two real readings, so they are never merged.
+  // What makes a repeat of this message recognisable (see message_key).
   std::uint64_t identity = 0;
+  // True when the identity names this message alone (it has a sequence number,
+  // a device time, or a protocol key): any copy is a duplicate. False when it
+  // is only the bytes: two equal payloads without either may be two real
+  // readings, so a copy is dropped only when the broker says it is one (DUP),
+  // or when it is the retained copy of what the store already holds as the
+  // topic's newest message.
+  bool identity_unique = false;
   decode_result result;
   // Kept only for rejected input (for the quarantine table), truncated.
   std::string payload_excerpt;
@@ -42,5 +47,14 @@ inline constexpr std::size_t quarantine_excerpt_bytes = 256;
 // sends a different payload (time, values), so it is not mistaken for a
 // duplicate. FNV-1a, 64 bit, over bytes read as unsigned; never 0.
 std::uint64_t message_identity(std::string_view topic, std::string_view payload);
+
+// How ingest identifies an accepted message (received_message::identity and
+// identity_unique): the driver's protocol key if it gave one, else the bytes,
+// unique when the message carries a sequence number or a device time.
+struct message_key {
+  std::uint64_t identity = 0;
+  bool unique = false;
+};
+message_key identify(const decoded_message& message, std::string_view topic, std::string_view payload);
 
 }  // namespace communegw

@@ -63,4 +63,9 @@ std::uint64_t message_identity(std::string_view topic, std::string_view payload)
   return hash == 0 ? 1 : hash;
 }
 
+message_key identify(const decoded_message& message, std::string_view topic, std::string_view payload) {
+  if (message.identity != 0) return {message.identity, true};
+  return {message_identity(topic, payload), message.sequence.has_value() || message.device_time_ms.has_value()};
+}
+
 }  // namespace communegw

@@ -160,6 +160,13 @@ CREATE UNIQUE INDEX events_by_incident ON events(device, incident) WHERE inciden
 CREATE INDEX events_unfolded_incidents ON events(id) WHERE folded = 0;
 CREATE INDEX events_unqueued_incidents ON events(id) WHERE queued_revision < revision;
 )sql",
+      // 5: the identity of each topic's newest stored message, so that the
+      // retained copy a broker sends again on every subscribe is recognised
+      // (docs/storage.md, "Duplicates"). Saved every store.dedupe_window / 2
+      // stored messages and at shutdown; the tail of `messages` covers the rest.
+      R"sql(
+ALTER TABLE topics ADD COLUMN last_identity INTEGER;
+)sql",
   };
   return steps;
 }

@@ -2,9 +2,11 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <system_error>
+#include <unordered_set>
 
 #include <fmt/compile.h>
 #include <fmt/format.h>
@@ -19,6 +21,9 @@ namespace {
 constexpr std::int64_t flag_time_trusted = 1;
 constexpr std::int64_t flag_device_time_suspect = 2;
 constexpr std::int64_t flag_redelivered = 4;
+// 8: re-stamped (gateway/store/restamp.cpp).
+// The broker's retained copy: the device may have sent it long before recv_ms.
+constexpr std::int64_t flag_retained = 16;
 
 // A device clock more than a day ahead of a trusted gateway clock, or before
 // 2020, is kept but flagged.
@@ -156,11 +161,21 @@ void store::migrate() {
 }
 
 void store::load_recent_identities() {
-  // Newest first from the store, inserted oldest first so eviction order is kept.
-  auto stmt = db_.prepare("SELECT identity FROM messages WHERE identity IS NOT NULL ORDER BY id DESC LIMIT ?");
+  auto saved = db_.prepare("SELECT id, last_identity FROM topics WHERE last_identity IS NOT NULL");
+  while (saved.step() == SQLITE_ROW) {
+    topic_last_identity_[saved.column_int(0)] = static_cast<std::uint64_t>(saved.column_int(1));
+  }
+  // Newest first from the store, inserted oldest first so eviction order is
+  // kept. The newest message of a topic in this tail overrides what was saved.
+  auto stmt = db_.prepare("SELECT identity, topic FROM messages WHERE identity IS NOT NULL ORDER BY id DESC LIMIT ?");
   stmt.bind(1, static_cast<std::int64_t>(settings_.dedupe_window));
   std::vector<std::uint64_t> ids;
-  while (stmt.step() == SQLITE_ROW) ids.push_back(static_cast<std::uint64_t>(stmt.column_int(0)));
+  std::unordered_set<std::int64_t> newest_seen;
+  while (stmt.step() == SQLITE_ROW) {
+    const auto identity = static_cast<std::uint64_t>(stmt.column_int(0));
+    ids.push_back(identity);
+    if (const auto topic = stmt.column_int(1); newest_seen.insert(topic).second) topic_last_identity_[topic] = identity;
+  }
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) recent_.insert(*it);
 }
 
@@ -198,6 +213,7 @@ FROM scored)sql");
   find_device_ = db_.prepare("SELECT id FROM devices WHERE name = ?");
   insert_device_ = db_.prepare("INSERT INTO devices(name, kind, first_seen_ms) VALUES(?, ?, ?)");
   find_topic_ = db_.prepare("SELECT id FROM topics WHERE topic = ?");
+  save_topic_identity_ = db_.prepare("UPDATE topics SET last_identity = ? WHERE id = ?");
   insert_topic_ = db_.prepare("INSERT INTO topics(topic) VALUES(?)");
   // The state and its retained mark change together; since_ms only when the state does.
   update_availability_ = db_.prepare(
@@ -281,6 +297,7 @@ void store::counter_deltas::add(const counter_deltas& other) {
   stored_readings += other.stored_readings;
   stored_events += other.stored_events;
   duplicates += other.duplicates;
+  retained_repeats += other.retained_repeats;
   availability_reports += other.availability_reports;
   updated_incidents += other.updated_incidents;
   for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += other.rejected[i];
@@ -303,8 +320,55 @@ void store::flush_counters_now() {
   counters_flushed_at_ = std::chrono::steady_clock::now();
 }
 
+void store::flush_at_shutdown() {
+  deltas_ = {};
+  sqlite::transaction txn(db_);
+  if (txn.begin_result() != SQLITE_OK || flush_counters() != SQLITE_DONE || save_topic_identities() != SQLITE_DONE ||
+      txn.commit() != SQLITE_OK) {
+    return;  // the tail of `messages` still covers what was not saved
+  }
+  unflushed_ = {};
+  unsaved_topics_.clear();
+  stored_since_topic_save_ = 0;
+}
+
+// Inside the caller's transaction.
+int store::save_topic_identities() {
+  for (const auto topic : unsaved_topics_) {
+    const auto it = topic_last_identity_.find(topic);
+    if (it == topic_last_identity_.end()) continue;
+    save_topic_identity_.bind(1, static_cast<std::int64_t>(it->second)).bind(2, topic);
+    const int rc = save_topic_identity_.step();
+    save_topic_identity_.reset();
+    if (rc != SQLITE_DONE) return rc;
+  }
+  return SQLITE_DONE;
+}
+
+bool store::is_repeat(const received_message& item, std::int64_t topic) const {
+  if (item.identity == 0) return false;
+  if ((item.identity_unique || item.redelivered) && recent_.contains(item.identity)) return true;
+  if (item.retained) {
+    const auto it = topic_last_identity_.find(topic);
+    return it != topic_last_identity_.end() && it->second == item.identity;
+  }
+  return false;
+}
+
+void store::remember(const received_message& item, std::int64_t topic) {
+  if (item.identity == 0) return;
+  // Remembered now, so a copy later in the same batch is a duplicate too;
+  // forgotten again if the transaction fails.
+  recent_.insert(item.identity);
+  batch_identities_.push_back(item.identity);
+  auto [it, added] = topic_last_identity_.try_emplace(topic, item.identity);
+  batch_topic_undo_.emplace_back(topic, added ? 0 : it->second);
+  it->second = item.identity;
+  unsaved_topics_.push_back(topic);
+}
+
 void store::flush_counters_if_due() {
-  const bool pending = unflushed_.stored_messages || unflushed_.duplicates || unflushed_.stored_events ||
+  const bool pending = unflushed_.stored_messages || unflushed_.duplicates || unflushed_.retained_repeats || unflushed_.stored_events ||
                        unflushed_.availability_reports || unflushed_.updated_incidents;
   if (pending && std::chrono::steady_clock::now() - counters_flushed_at_ >= std::chrono::seconds(1)) flush_counters_now();
 }
@@ -325,6 +389,7 @@ int store::flush_counters() {
                                     std::pair{counter::stored_readings, total.stored_readings},
                                     std::pair{counter::stored_events, total.stored_events},
                                     std::pair{counter::duplicates, total.duplicates},
+                                    std::pair{counter::retained_repeats, total.retained_repeats},
                                     std::pair{counter::availability_reports, total.availability_reports},
                                     std::pair{counter::updated_incidents, total.updated_incidents}}) {
     if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
@@ -342,8 +407,13 @@ write_outcome store::write(std::span<const received_message> batch) {
   write_outcome outcome;
   deltas_ = {};
   batch_identities_.clear();
+  batch_topic_undo_.clear();
   auto fail = [&](int rc) {
     for (const auto id : batch_identities_) recent_.erase(id);
+    for (auto it = batch_topic_undo_.rbegin(); it != batch_topic_undo_.rend(); ++it) {
+      if (it->second == 0) topic_last_identity_.erase(it->first);
+      else topic_last_identity_[it->first] = it->second;
+    }
     outcome.status = is_full(rc) ? write_status::full : write_status::failed;
     outcome.error = fmt::format("{} ({})", db_.error_message(), rc);
     // Rows inserted by the rolled-back transaction are gone: forget cached ids.
@@ -385,14 +455,13 @@ write_outcome store::write(std::span<const received_message> batch) {
       has_records = has_records || !part->readings.empty() || !part->events.empty();
     }
     if (!has_records) continue;
-    if (item.identity != 0 && recent_.contains(item.identity)) {
-      ++outcome.duplicates;
-      ++deltas_.duplicates;
-      continue;
-    }
-
     const auto topic = topic_id(item.topic);
     if (topic < 0) return fail(static_cast<int>(-topic));
+    if (is_repeat(item, topic)) {
+      ++outcome.duplicates;
+      ++(item.retained ? deltas_.retained_repeats : deltas_.duplicates);
+      continue;
+    }
     std::int64_t flags = item.received.trusted ? flag_time_trusted : 0;
     if (message.device_time_ms &&
         (*message.device_time_ms < device_time_floor_ms ||
@@ -400,16 +469,12 @@ write_outcome store::write(std::span<const received_message> batch) {
       flags |= flag_device_time_suspect;
     }
     if (item.redelivered) flags |= flag_redelivered;
+    if (item.retained) flags |= flag_retained;
     for (const auto* part : parts) {
       if (part->readings.empty() && part->events.empty()) continue;
       if (const int rc = write_part(*part, item, topic, flags); rc != SQLITE_DONE) return fail(rc);
     }
-    // Remembered now, so a copy later in the same batch is a duplicate too;
-    // forgotten again if the transaction fails.
-    if (item.identity != 0) {
-      recent_.insert(item.identity);
-      batch_identities_.push_back(item.identity);
-    }
+    remember(item, topic);
     ++outcome.stored;
   }
 
@@ -425,12 +490,27 @@ write_outcome store::write(std::span<const received_message> batch) {
   if (write_counters) {
     if (const int rc = flush_counters(); rc != SQLITE_DONE) return fail(rc);
   }
+  // Before the dedupe window can have rolled past what was stored since the
+  // last save (see topic_last_identity_).
+  stored_since_topic_save_ += outcome.stored;
+  const bool save_topics = stored_since_topic_save_ >= std::max<std::uint64_t>(1, settings_.dedupe_window / 2);
+  if (save_topics) {
+    if (const int rc = save_topic_identities(); rc != SQLITE_DONE) return fail(rc);
+  }
   if (const int rc = txn.commit(); rc != SQLITE_OK) return fail(rc);
   if (write_counters) {
     unflushed_ = {};
     counters_flushed_at_ = now;
   } else {
     unflushed_.add(deltas_);
+  }
+  if (save_topics) {
+    unsaved_topics_.clear();
+    stored_since_topic_save_ = 0;
+  } else if (unsaved_topics_.size() > 4 * topic_last_identity_.size() + 1024) {
+    // Keep the list of topics to save bounded: one entry per topic suffices.
+    std::sort(unsaved_topics_.begin(), unsaved_topics_.end());
+    unsaved_topics_.erase(std::unique(unsaved_topics_.begin(), unsaved_topics_.end()), unsaved_topics_.end());
   }
   return outcome;
 }

@@ -96,6 +96,8 @@ class store {
   void checkpoint();
   void flush_counters_now();
   void flush_counters_if_due();
+  // At shutdown: the counters and each topic's newest identity (see topic_last_identity_).
+  void flush_at_shutdown();
   sqlite::database& database() { return db_; }
 
  private:
@@ -113,6 +115,10 @@ class store {
   std::int64_t topic_id(const std::string& topic);
   int quarantine(const received_message& message, const rejection& why);
   int flush_counters();
+  int save_topic_identities();
+  // Drops a copy of a stored message (see received_message::identity_unique).
+  bool is_repeat(const received_message& item, std::int64_t topic) const;
+  void remember(const received_message& item, std::int64_t topic);
   std::uint64_t shed(const shed_step& step, std::uint64_t rows);
   std::filesystem::path reserve_path() const { return settings_.path.string() + ".reserve"; }
   bool release_reserve();
@@ -127,7 +133,7 @@ class store {
 
   sqlite::statement insert_message_, insert_event_, insert_quarantine_, trim_quarantine_;
   sqlite::statement find_device_, insert_device_, find_topic_, insert_topic_, add_counter_;
-  sqlite::statement update_availability_;
+  sqlite::statement update_availability_, save_topic_identity_;
   sqlite::statement find_incident_, merge_attributes_, update_incident_;
   std::unordered_map<std::string, std::int64_t> device_ids_;
   std::unordered_map<std::string, std::int64_t> topic_ids_;
@@ -142,6 +148,7 @@ class store {
     std::int64_t stored_readings = 0;
     std::int64_t stored_events = 0;
     std::int64_t duplicates = 0;
+    std::int64_t retained_repeats = 0;
     std::int64_t availability_reports = 0;
     std::int64_t updated_incidents = 0;
     std::array<std::int64_t, reject_reason_count> rejected{};
@@ -153,6 +160,18 @@ class store {
   std::chrono::steady_clock::time_point counters_flushed_at_{};
   recent_identities recent_;
   std::vector<std::uint64_t> batch_identities_;  // added by the transaction in progress
+  // The identity of the newest stored message per topic row. A broker sends
+  // its retained copy of a topic again on every subscribe (the gateway
+  // subscribes on every connect); when that copy is what the store already
+  // holds as the topic's newest message it is a repeat, however long ago it
+  // was stored. Kept in memory; written to topics.last_identity every
+  // store.dedupe_window / 2 stored messages and at shutdown, so that at start
+  // the saved values plus the tail of `messages` (the dedupe window) give it
+  // whole, even after a crash.
+  std::unordered_map<std::int64_t, std::uint64_t> topic_last_identity_;
+  std::vector<std::pair<std::int64_t, std::uint64_t>> batch_topic_undo_;  // (topic, previous identity; 0: none)
+  std::vector<std::int64_t> unsaved_topics_;
+  std::uint64_t stored_since_topic_save_ = 0;
   std::string readings_json_;  // reused buffer
 };
 
@@ -162,6 +181,8 @@ inline constexpr std::string_view stored_messages = "stored_messages";
 inline constexpr std::string_view stored_readings = "stored_readings";
 inline constexpr std::string_view stored_events = "stored_events";
 inline constexpr std::string_view duplicates = "duplicate_messages";
+// Retained copies of a topic's newest stored message, sent again by the broker on a subscribe.
+inline constexpr std::string_view retained_repeats = "retained_repeats";
 inline constexpr std::string_view availability_reports = "availability_reports";
 inline constexpr std::string_view updated_incidents = "updated_incidents";  // incident rows updated in place
 inline constexpr std::string_view shed_messages = "shed_messages";

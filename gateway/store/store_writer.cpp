@@ -124,7 +124,7 @@ void store_writer::loop() {
     if (batch.empty()) {
       batch_last_ticket = queue_.pop_batch(batch, settings_.max_batch, idle_wait, closed);
       if (batch.empty() && closed) {
-        store_.flush_counters_now();
+        store_.flush_at_shutdown();
         return;
       }
       if (batch.empty()) store_.flush_counters_if_due();  // idle: let counts catch up

@@ -81,6 +81,62 @@ TEST_CASE("messages travel broker -> gateway -> store with their content - hosti
   CHECK(gateway.terminate(15s) == 0);
 }
 
+TEST_CASE("a retained state the broker sends again on every connect is stored once - a restart or a crash adds no row") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker");
+  publisher pub(broker.uri());
+  // No sequence number, no time: as an ESPHome or Tasmota state, only the bytes identify it.
+  const std::string topic = "commune/c/env/env-r/telemetry";
+  REQUIRE(pub.publish_retained(topic, R"({"pm2_5":5})"));
+  const auto db = dir / "gw" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db, "max_uncommitted = 0\n"));
+  const auto rows = [&] { return store_count(db, "SELECT count(*) FROM readings WHERE device = 'env-r'"); };
+  // The first subscribe: the broker's retained copy is all the gateway knows, kept and marked.
+  REQUIRE(wait_for([&] { return rows() == 1; }, 20s));
+  CHECK(store_count(db, "SELECT count(*) FROM messages WHERE flags & 16") == 1);
+
+  // Probes go out once this start of the gateway has subscribed: the broker
+  // then sends its retained copy first (a probe queued in the session while
+  // the gateway was away would come before it).
+  const auto probe_until_stored = [&](int seq) {
+    const auto subscribed = [&] {
+      const auto log = gateway.log();
+      int n = 0;
+      for (auto at = log.find("mqtt: subscribed"); at != std::string::npos; at = log.find("mqtt: subscribed", at + 1)) ++n;
+      return n;
+    };
+    if (!wait_for([&] { return subscribed() == seq + 1; }, 20s)) return false;
+    return wait_for([&] {
+      pub.publish("commune/c/env/probe/telemetry", "{\"seq\":" + std::to_string(seq) + ",\"pm2_5\":1}");
+      return store_count(db, "SELECT count(*) FROM messages WHERE seq = " + std::to_string(seq)) == 1;
+    }, 20s);
+  };
+  // A clean restart, then a crash: each new subscribe brings the retained copy again.
+  REQUIRE(gateway.terminate(10s) == 0);
+  gateway.start();
+  REQUIRE(probe_until_stored(1));
+  gateway.kill_hard();
+  gateway.start();
+  REQUIRE(probe_until_stored(2));
+  CHECK(rows() == 1);
+
+  // The device changes its state (live, with retain): a new reading; the copy
+  // the broker then sends on the next connect is that same state again.
+  REQUIRE(pub.publish_retained(topic, R"({"pm2_5":6})"));
+  REQUIRE(wait_for([&] { return rows() == 2; }, 20s));
+  REQUIRE(gateway.terminate(10s) == 0);
+  // Counted as retained repeats (a copy the broker had in flight when the
+  // gateway was killed may come back flagged DUP instead: a duplicate).
+  const auto repeats = [&] { return store_count(db, "SELECT coalesce((SELECT value FROM counters WHERE name = 'retained_repeats'), 0)"); };
+  const auto repeats_before = repeats();
+  CHECK(repeats_before >= 1);
+  gateway.start();
+  REQUIRE(probe_until_stored(3));
+  CHECK(rows() == 2);
+  CHECK(gateway.terminate(10s) == 0);
+  CHECK(repeats() == repeats_before + 1);
+}
+
 TEST_CASE("communegw check reports broker, store, disk and clock, and fails when the broker is down") {
   temp_dir dir;
   mosquitto_broker broker(dir / "broker");

@@ -49,8 +49,10 @@ struct store_fixture {
     if (std::holds_alternative<rejection>(m.result) || !std::get<decoded_message>(m.result).field_rejections.empty()) {
       m.payload_excerpt = payload.substr(0, quarantine_excerpt_bytes);
     }
-    if (const auto* decoded = std::get_if<decoded_message>(&m.result); decoded && (decoded->sequence || decoded->device_time_ms)) {
-      m.identity = message_identity(topic, payload);  // as ingest does
+    if (const auto* decoded = std::get_if<decoded_message>(&m.result)) {
+      const auto key = identify(*decoded, topic, payload);  // as ingest does
+      m.identity = key.identity;
+      m.identity_unique = key.unique;
     }
     return m;
   }
@@ -63,7 +65,7 @@ std::int64_t count(store& s, const std::string& sql) { return s.database().query
 TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readings, stamps and units") {
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().created);
-  CHECK(s.open_report().schema_version == 4);
+  CHECK(s.open_report().schema_version == 5);
   std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795403000,"pm2_5":12.5,"humidity":80})")};
   const auto outcome = s.write(batch);
   CHECK(outcome.status == write_status::ok);
@@ -106,6 +108,84 @@ TEST_CASE_FIXTURE(store_fixture, "redelivery never duplicates: by sequence numbe
   store reopened(settings, "boot-a", now_ms);
   std::vector<received_message> after_restart{message("commune/c/env/e-1/telemetry", with_seq)};
   CHECK(reopened.write(after_restart).duplicates == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a message without sequence number or time: equal copies are kept, unless the broker flags one as redelivered") {
+  store s(settings, "boot-a", now_ms);
+  const std::string topic = "commune/c/env/e-1/telemetry";
+  const std::string bare = R"({"pm2_5":3})";
+  std::vector<received_message> live{message(topic, bare), message(topic, bare)};  // two real readings, same value
+  CHECK(s.write(live).stored == 2);
+  auto redelivered = message(topic, bare);
+  redelivered.redelivered = true;  // DUP: the broker sent it before and saw no PUBACK
+  std::vector<received_message> again{redelivered};
+  const auto outcome = s.write(again);
+  CHECK(outcome.stored == 0);
+  CHECK(outcome.duplicates == 1);
+  // A redelivered message the store has not seen is stored, and marked.
+  auto unseen = message(topic, R"({"pm2_5":4})");
+  unseen.redelivered = true;
+  std::vector<received_message> first_copy{unseen};
+  CHECK(s.write(first_copy).stored == 1);
+  CHECK(count(s, "SELECT count(*) FROM messages WHERE flags & 4") == 1);
+  CHECK(count(s, "SELECT count(*) FROM messages") == 3);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "the broker's retained copy of a topic's newest message is a repeat however long ago it was stored") {
+  settings.dedupe_window = 4;  // the in-memory window rolls after 4 messages
+  const std::string lamp = "commune/c/env/e-lamp/telemetry";
+  const std::string state = R"({"pm2_5":7})";
+  auto retained = [&](const std::string& payload) {
+    auto m = message(lamp, payload);
+    m.retained = true;
+    return std::vector<received_message>{m};
+  };
+  auto others = [&](store& s, int n) {
+    for (int i = 0; i < n; ++i) {
+      std::vector<received_message> batch{message("commune/c/env/e-" + std::to_string(i) + "/telemetry",
+                                                  R"({"seq":)" + std::to_string(now_ms) + R"(,"pm2_5":1})")};
+      REQUIRE(s.write(batch).stored == 1);
+    }
+  };
+  {
+    store s(settings, "boot-a", now_ms);
+    std::vector<received_message> live{message(lamp, state)};  // published with retain, forwarded live
+    CHECK(s.write(live).stored == 1);
+    others(s, 10);  // far past the window
+    auto outcome = s.write(retained(state));  // a reconnect: the broker sends its retained copy
+    CHECK(outcome.stored == 0);
+    CHECK(outcome.duplicates == 1);
+    s.flush_counters_now();
+    CHECK(count(s, "SELECT value FROM counters WHERE name = 'retained_repeats'") == 1);
+  }
+  {
+    // A restart (the topic's identity was saved while the others were stored).
+    store s(settings, "boot-a", now_ms);
+    CHECK(s.write(retained(state)).duplicates == 1);
+    // A retained copy that differs (the device changed it while the gateway was
+    // away) is new: stored, and marked as possibly older than its receive time.
+    CHECK(s.write(retained(R"({"pm2_5":9})")).stored == 1);
+    CHECK(count(s, "SELECT count(*) FROM messages WHERE flags & 16") == 1);
+    // A live message equal to the retained one is a reading of its own.
+    std::vector<received_message> live{message(lamp, R"({"pm2_5":9})")};
+    CHECK(s.write(live).stored == 1);
+    s.flush_at_shutdown();
+  }
+  {
+    // After a clean stop: the newest is the live copy, equal to the retained one.
+    store s(settings, "boot-a", now_ms);
+    CHECK(s.write(retained(R"({"pm2_5":9})")).duplicates == 1);
+    CHECK(s.write(retained(state)).stored == 1);  // the older value is not the newest any more
+  }
+  settings.dedupe_window = 1000;  // nothing saved before a crash: the tail of `messages` has it
+  {
+    store s(settings, "boot-a", now_ms);
+    std::vector<received_message> live{message(lamp, R"({"pm2_5":11})")};
+    CHECK(s.write(live).stored == 1);
+  }  // no flush_at_shutdown: a crash
+  store s(settings, "boot-a", now_ms);
+  CHECK(s.write(retained(R"({"pm2_5":11})")).duplicates == 1);
+  CHECK(count(s, "SELECT count(*) FROM messages WHERE topic = (SELECT id FROM topics WHERE topic = '" + lamp + "')") == 5);
 }
 
 TEST_CASE_FIXTURE(store_fixture, "a device that reboots and reuses sequence numbers is not mistaken for a redelivery") {
@@ -391,7 +471,7 @@ TEST_CASE_FIXTURE(store_fixture, "incident keys are per device: the same key on 
   CHECK(count(s, "SELECT count(*) FROM events WHERE kind = 'camera_motion'") == 2);
 }
 
-TEST_CASE_FIXTURE(store_fixture, "a version 3 store is migrated to version 4 with its events kept as closed one-off events") {
+TEST_CASE_FIXTURE(store_fixture, "a version 3 store is migrated to the current version with its events kept as closed one-off events") {
   {
     sqlite::database old(settings.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     for (std::size_t step = 0; step < 3; ++step) old.exec(schema_migrations()[step]);
@@ -402,7 +482,7 @@ TEST_CASE_FIXTURE(store_fixture, "a version 3 store is migrated to version 4 wit
              "VALUES(NULL, 1, 'camera_motion', 0, 1, 1, 1, 1, '{}')");
   }
   store s(settings, "boot-a", now_ms);
-  CHECK(s.open_report().schema_version == 4);
+  CHECK(s.open_report().schema_version == static_cast<int>(schema_migrations().size()));
   CHECK(count(s, "SELECT count(*) FROM events WHERE incident IS NULL AND closed = 1 AND revision = 1") == 1);
 }
 

@@ -63,7 +63,9 @@ struct uplink_fixture {
     m.received = {device_ms + 500, 1000, true};
     m.result = native->decode(topic, payload);
     if (const auto* why = std::get_if<rejection>(&m.result)) FAIL(topic, " ", payload, ": ", why->detail);
-    m.identity = message_identity(topic, payload);
+    const auto key = identify(std::get<decoded_message>(m.result), topic, payload);
+    m.identity = key.identity;
+    m.identity_unique = key.unique;
     std::vector<received_message> batch{std::move(m)};
     REQUIRE(db->write(batch).stored == 1);
   }
