@@ -32,6 +32,10 @@ number read_switch(simdjson::ondemand::value value);
 // A JSON number or a numeric string, parsed whole.
 std::optional<double> parse_number_text(std::string_view text);
 
+// Whether a device's text means "no value": empty, nan, none, n/a, null,
+// unknown (any case). Such a value is unknown, never 0.
+bool means_unknown(std::string_view text);
+
 // Integer for sequence numbers and counts: a JSON integer >= 0 (or a float
 // with no fractional part), below 2^53.
 std::optional<std::int64_t> read_non_negative_integer(simdjson::ondemand::value value);

@@ -81,7 +81,7 @@ struct field_value {
 field_value from_text(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
   if (text == "true" || text == "false") return {field_value::type::boolean, 0, text == "true", {}};
-  if (text.empty() || text == "null" || text == "nan") return {field_value::type::unknown};
+  if (json_field::means_unknown(text)) return {field_value::type::unknown};
   if (const auto number = json_field::parse_number_text(text)) return {field_value::type::number, *number};
   return {field_value::type::text, 0, false, text};
 }
