@@ -28,7 +28,8 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
 
 bool means_unknown(std::string_view text) {
   return text.empty() || equals_ignore_case(text, "nan") || equals_ignore_case(text, "none") ||
-         equals_ignore_case(text, "n/a") || equals_ignore_case(text, "null") || equals_ignore_case(text, "unknown");
+         equals_ignore_case(text, "n/a") || equals_ignore_case(text, "null") || equals_ignore_case(text, "unknown") ||
+         equals_ignore_case(text, "unavailable");  // Home Assistant's word for it
 }
 
 std::optional<double> parse_number_text(std::string_view text) {

@@ -33,7 +33,7 @@ number read_switch(simdjson::ondemand::value value);
 std::optional<double> parse_number_text(std::string_view text);
 
 // Whether a device's text means "no value": empty, nan, none, n/a, null,
-// unknown (any case). Such a value is unknown, never 0.
+// unknown, unavailable (any case). Such a value is unknown, never 0.
 bool means_unknown(std::string_view text);
 
 // Integer for sequence numbers and counts: a JSON integer >= 0 (or a float

@@ -25,7 +25,8 @@ constexpr std::array options{
     driver_option{"sensors", driver_option_kind::text_list, "[]",
                   "Sensors by ESPHome object id, as \"<object_id> = <metric> [<unit>]\", e.g. \"soil_probe = "
                   "soil_moisture %\". The unit is what the node publishes; it is converted to the metric's unit. "
-                  "Without a unit here, the unit from the node's Home Assistant discovery message is used. "
+                  "It is used for nodes that send no Home Assistant discovery message: a node's own discovery "
+                  "unit wins. "
                   "binary_sensor and switch ids may map to lamp_on or switch_on (no unit).",
                   {}, &check_esphome_sensor_mapping},
     driver_option{"discovery_prefix", driver_option_kind::text, "\"homeassistant\"",
@@ -272,15 +273,15 @@ void esphome_driver::decode_sensor(decoded_message& out, std::string_view topic,
   // value is unknown, which is not an error of this message and never 0.
   const auto number = json_field::parse_number_text(text);
   if (!number) {
-    std::string lower;
-    for (const char c : text.substr(0, 16)) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    if (lower == "nan" || lower == "none" || lower == "unknown" || lower == "unavailable" || lower.empty()) return;
+    if (json_field::means_unknown(text)) return;
     reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" = \"{}\" is not a number", object_id, text.substr(0, 32)));
     return;
   }
+  // The device's own discovery message says what it sends; the configured
+  // unit is for nodes without discovery.
   std::string_view unit;
-  if (mapping != mappings_.end() && !mapping->second.unit.empty()) unit = mapping->second.unit;
-  else if (discovered != discovered_.end() && !discovered->second.unit.empty()) unit = discovered->second.unit;
+  if (discovered != discovered_.end() && !discovered->second.unit.empty()) unit = discovered->second.unit;
+  else if (mapping != mappings_.end()) unit = mapping->second.unit;
   if (unit.empty()) {
     reject_field(out, reject_reason::unknown_value,
                  fmt::format("\"{}\": unit unknown (no discovery message, no unit in driver.esphome.sensors)", object_id));

@@ -27,16 +27,23 @@ TEST_CASE("esphome fixtures decode to their expected results") {
   CHECK(hostile >= 15);
 }
 
-TEST_CASE("esphome: the unit in config wins over discovery, discovery over nothing") {
+TEST_CASE("esphome: the unit comes from discovery when the node sends it, else from config") {
   auto settings = esphome_settings();
   settings.lists["sensors"] = {"outside = temperature °F"};
   auto driver = make_esphome_driver(settings);
-  ok(driver->decode("homeassistant/sensor/n/outside/config", R"({"unit_of_meas":"°C","stat_t":"n/sensor/outside/state"})"));
+  // Before any discovery message: the configured °F.
+  CHECK(ok(driver->decode("n/sensor/outside/state", "50")).readings.at(0).value == doctest::Approx(10.0));
   const auto m = ok(driver->decode("n/sensor/outside/state", "212"));
   REQUIRE(m.readings.empty());  // 212 °F = 100 °C: outside the plausible air temperature
   REQUIRE(m.field_rejections.size() == 1);
   CHECK(m.field_rejections[0].reason == reject_reason::out_of_range);
-  CHECK(ok(driver->decode("n/sensor/outside/state", "50")).readings.at(0).value == doctest::Approx(10.0));
+  // The node's discovery says °C: that is what it sends.
+  ok(driver->decode("homeassistant/sensor/n/outside/config", R"({"unit_of_meas":"°C","stat_t":"n/sensor/outside/state"})"));
+  CHECK(ok(driver->decode("n/sensor/outside/state", "50")).readings.at(0).value == doctest::Approx(50.0));
+  // Home Assistant's "unavailable" is an unknown value, not an error.
+  const auto unavailable = ok(driver->decode("n/sensor/outside/state", "unavailable"));
+  CHECK(unavailable.readings.empty());
+  CHECK(unavailable.field_rejections.empty());
 }
 
 TEST_CASE("esphome: the sensors option check names what is wrong") {
