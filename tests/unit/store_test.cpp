@@ -188,6 +188,22 @@ TEST_CASE_FIXTURE(store_fixture, "the broker's retained copy of a topic's newest
   CHECK(count(s, "SELECT count(*) FROM messages WHERE topic = (SELECT id FROM topics WHERE topic = '" + lamp + "')") == 5);
 }
 
+TEST_CASE_FIXTURE(store_fixture, "out-of-order messages keep their own time - absurd device clocks are flagged, not trusted") {
+  store s(settings, "boot-a", now_ms);
+  const auto device_s = now_ms / 1000 - 600;
+  const std::string topic = "commune/c/env/e-1/telemetry";
+  auto payload = [](std::int64_t seq, std::int64_t ts) { return fmt::format(R"({{"seq":{},"ts":{},"pm2_5":1}})", seq, ts); };
+  std::vector<received_message> batch{message(topic, payload(5, device_s + 60)),  // newer first
+                                      message(topic, payload(4, device_s)),
+                                      message(topic, payload(6, 86'400)),                 // 1970: a clock never set
+                                      message(topic, payload(7, now_ms / 1000 + 3 * 86'400))};  // days ahead
+  CHECK(s.write(batch).stored == 4);
+  CHECK(count(s, "SELECT device_ms FROM messages WHERE seq = 4") == device_s * 1000);
+  CHECK(count(s, "SELECT device_ms FROM messages WHERE seq = 5") == (device_s + 60) * 1000);
+  CHECK(count(s, "SELECT count(*) FROM messages WHERE flags & 2 AND seq IN (6, 7)") == 2);
+  CHECK(count(s, "SELECT count(*) FROM messages WHERE flags & 2 = 0 AND seq IN (4, 5)") == 2);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "a device that reboots and reuses sequence numbers is not mistaken for a redelivery") {
   store s(settings, "boot-a", now_ms);
   std::vector<received_message> before{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795403000,"pm2_5":10})")};
