@@ -13,6 +13,7 @@
 #include "drivers/json_field.hpp"
 #include "drivers/readings.hpp"
 #include "drivers/units.hpp"
+#include "gateway/model/timestamp.hpp"
 
 namespace communegw {
 namespace {
@@ -29,6 +30,12 @@ constexpr std::array options{
                   "Device kind recorded for every Tasmota device. With streetlight, relay state POWER/POWER1 is "
                   "stored as lamp_on instead of switch_on.",
                   device_kind_choices},
+    driver_option{"time_offset", driver_option_kind::text, "\"\"",
+                  "The UTC offset of the devices' local time, as set by their Timezone command, e.g. \"+07:00\". "
+                  "Tasmota's Time carries no offset: with this set it becomes the readings' device time (a device "
+                  "that has no NTP time yet reports 1970, which is then flagged, not trusted); empty: Time is not "
+                  "used and the gateway's receive time stands for the reading.",
+                  {}, &check_tasmota_time_offset},
 };
 
 // ---- topic ----------------------------------------------------------------
@@ -105,8 +112,12 @@ class tasmota_driver final : public driver {
                            std::vector<metric_origin>& origins);
   const metric_info& on_off_metric() const { return *find_metric(kind_ == device_kind::streetlight ? "lamp_on" : "switch_on"); }
 
+  // Tasmota's "Time" (local, no offset) as device time, when time_offset is set.
+  void read_time(decoded_message& out, simdjson::ondemand::value value) const;
+
   std::vector<std::string> full_topic_levels_;
   device_kind kind_ = device_kind::environment;
+  std::string time_offset_;  // "+07:00"; empty: Time is not used
   simdjson::ondemand::parser parser_;
   json_field::padded_buffer buffer_;
 };
@@ -119,6 +130,20 @@ tasmota_driver::tasmota_driver(const driver_settings& settings) {
   if (const auto it = settings.texts.find("device_kind"); it != settings.texts.end() && it->second == "streetlight") {
     kind_ = device_kind::streetlight;
   }
+  if (const auto it = settings.texts.find("time_offset"); it != settings.texts.end()) time_offset_ = it->second;
+}
+
+void tasmota_driver::read_time(decoded_message& out, simdjson::ondemand::value value) const {
+  if (time_offset_.empty()) return;
+  const auto text = json_field::read_text(value);
+  // "2026-11-23T18:05:00": the offset completes it to RFC 3339.
+  const auto ms = text && text->size() == 19 ? parse_rfc3339_ms(std::string(*text) + time_offset_) : std::nullopt;
+  if (!ms) {
+    reject_field(out, reject_reason::bad_timestamp,
+                 fmt::format("\"Time\" must be local time as YYYY-MM-DDTHH:MM:SS, not {}", text ? text->substr(0, 32) : "a non-string"));
+    return;
+  }
+  out.device_time_ms = *ms;
 }
 
 std::variant<tasmota_topic, rejection> tasmota_driver::parse_topic(std::string_view topic) const {
@@ -176,8 +201,8 @@ decode_result tasmota_driver::decode(std::string_view topic, std::string_view pa
 
 // "Time" is the device's local time without an offset, and reads 1970-01-01
 // until NTP has synchronised. The zone is in the device's own settings, not in
-// the payload, so the value cannot be turned into an instant: it is not used
-// as device time. The gateway's receive time stands for the reading.
+// the payload: only with driver.tasmota.time_offset can it become an instant
+// (read_time); otherwise the gateway's receive time stands for the reading.
 decode_result tasmota_driver::decode_sensor(decoded_message out, std::string_view payload) {
   simdjson::ondemand::document doc;
   simdjson::ondemand::object object;
@@ -192,7 +217,9 @@ decode_result tasmota_driver::decode_sensor(decoded_message out, std::string_vie
     simdjson::ondemand::value value;
     if (const auto error = field.unescaped_key().get(key)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
     if (const auto error = field.value().get(value)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
-    if (key == "TempUnit" || key == "PressureUnit") {
+    if (key == "Time") {
+      read_time(out, value);
+    } else if (key == "TempUnit" || key == "PressureUnit") {
       const auto text = json_field::read_text(value);
       if (!text) return rejection{reject_reason::wrong_type, fmt::format("\"{}\" must be a string", key)};
       (key == "TempUnit" ? temperature_unit : pressure_unit) = text->substr(0, 15);
@@ -305,7 +332,9 @@ decode_result tasmota_driver::decode_state(decoded_message out, std::string_view
     simdjson::ondemand::value value;
     if (const auto error = field.unescaped_key().get(key)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
     if (const auto error = field.value().get(value)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
-    if (key == "UptimeSec") {
+    if (key == "Time") {
+      read_time(out, value);
+    } else if (key == "UptimeSec") {
       if (const auto seconds = number_field(key, value)) add_reading(out, *find_metric("uptime"), *seconds, key);
     } else if (key == "Heap") {
       // Tasmota reports free heap in kB.
@@ -360,6 +389,17 @@ std::string check_tasmota_full_topic(std::string_view full_topic) {
   }
   if (prefixes != 1 || devices != 1) {
     return fmt::format("\"{}\" must hold %prefix% once and one of %topic%, %hostname%, %id% once", full_topic);
+  }
+  return {};
+}
+
+std::string check_tasmota_time_offset(std::string_view offset) {
+  if (offset.empty()) return {};
+  const auto digit = [&](std::size_t i) { return offset[i] >= '0' && offset[i] <= '9'; };
+  const bool shape = offset.size() == 6 && (offset[0] == '+' || offset[0] == '-') && digit(1) && digit(2) && offset[3] == ':' &&
+                     digit(4) && digit(5);
+  if (!shape || (offset[1] - '0') * 10 + (offset[2] - '0') > 14 || offset[4] > '5') {
+    return "must be empty or a UTC offset as +HH:MM or -HH:MM, e.g. \"+07:00\"";
   }
   return {};
 }

@@ -16,5 +16,7 @@ std::unique_ptr<driver> make_tasmota_driver(const driver_settings& settings);
 
 // The check behind driver.tasmota.full_topic: "" when `full_topic` is usable.
 std::string check_tasmota_full_topic(std::string_view full_topic);
+// The check behind driver.tasmota.time_offset: "" (not used) or "+HH:MM" / "-HH:MM".
+std::string check_tasmota_time_offset(std::string_view offset);
 
 }  // namespace communegw

@@ -44,10 +44,27 @@ TEST_CASE("tasmota: relays of a streetlight board are lamps") {
   CHECK(m.readings[0].metric->name == "lamp_on");
 }
 
-TEST_CASE("tasmota: Time is never used as device time (local, no offset, 1970 before NTP)") {
-  auto driver = make_tasmota_driver(tasmota_settings());
-  CHECK_FALSE(ok(driver->decode("tele/t/SENSOR", R"({"Time":"2026-11-23T18:05:00","SDS0X1":{"PM2.5":1}})")).device_time_ms);
-  CHECK_FALSE(ok(driver->decode("tele/t/SENSOR", R"({"Time":"1970-01-01T00:00:09","SDS0X1":{"PM2.5":1}})")).device_time_ms);
+TEST_CASE("tasmota: Time (local, no offset) is device time only with time_offset - 1970 before NTP comes through to be flagged") {
+  auto without = make_tasmota_driver(tasmota_settings());
+  CHECK_FALSE(ok(without->decode("tele/t/SENSOR", R"({"Time":"2026-11-23T18:05:00","SDS0X1":{"PM2.5":1}})")).device_time_ms);
+  auto settings = tasmota_settings();
+  settings.texts["time_offset"] = "+07:00";
+  auto with = make_tasmota_driver(settings);
+  const auto m = ok(with->decode("tele/t/SENSOR", R"({"Time":"2026-11-23T18:05:00","SDS0X1":{"PM2.5":1}})"));
+  CHECK(m.device_time_ms == 1'795'431'900'000);  // 11:05:00 UTC
+  CHECK(m.readings.size() == 1);
+  CHECK(ok(with->decode("tele/t/STATE", R"({"Time":"1970-01-01T00:00:09","UptimeSec":9})")).device_time_ms == 9'000 - 7 * 3'600'000);
+  // A Time the driver cannot read loses only the time, not the readings.
+  const auto bad = ok(with->decode("tele/t/SENSOR", R"({"Time":"yesterday","SDS0X1":{"PM2.5":1}})"));
+  CHECK_FALSE(bad.device_time_ms);
+  CHECK(bad.readings.size() == 1);
+  REQUIRE(bad.field_rejections.size() == 1);
+  CHECK(bad.field_rejections[0].reason == reject_reason::bad_timestamp);
+  CHECK(check_tasmota_time_offset("").empty());
+  CHECK(check_tasmota_time_offset("-03:30").empty());
+  CHECK_FALSE(check_tasmota_time_offset("7").empty());
+  CHECK_FALSE(check_tasmota_time_offset("+07:60").empty());
+  CHECK_FALSE(check_tasmota_time_offset("+25:00").empty());
 }
 
 TEST_CASE("tasmota: the FullTopic check names what is wrong") {
