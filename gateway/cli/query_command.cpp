@@ -11,6 +11,7 @@
 #include "gateway/model/json_text.hpp"
 #include "gateway/model/timestamp.hpp"
 #include "gateway/store/sqlite.hpp"
+#include "gateway/store/store.hpp"
 #include "gateway/uplink/outbox.hpp"
 
 namespace communegw {
@@ -182,15 +183,20 @@ std::string sql_for(const std::string& what) {
         drain_rate_cursor, iso("min(o.created_ms)"));
   }
   if (what == "devices") {
-    // last_seen: one pass over messages (no per-device index: ingest stays append-only).
+    // last_seen: the value the gateway saved (every 10 min and at shutdown)
+    // or the messages stored after that save, whichever is newer; only the
+    // tail of messages is read (rowid range). Availability reports heard
+    // since the save count once it is made.
     // availability is the device's own report, "(retained)" when only a broker's stored copy said so.
     return fmt::format(
         "SELECT d.name AS device, d.kind, {} AS first_seen, {} AS last_seen, "
         "coalesce(d.availability || CASE d.availability_retained WHEN 1 THEN ' (retained)' ELSE '' END, '') "
         "AS availability, {} AS availability_since "
-        "FROM devices d LEFT JOIN (SELECT device, max(recv_ms) AS last_ms FROM messages GROUP BY device) m "
+        "FROM devices d LEFT JOIN (SELECT device, max(recv_ms) AS last_ms FROM messages "
+        "  WHERE id > coalesce((SELECT value FROM cursors WHERE name = '{}'), 0) AND flags & 16 = 0 GROUP BY device) m "
         "ON m.device = d.id WHERE (?1 = '' OR d.name = ?1) ORDER BY d.name",
-        iso("d.first_seen_ms"), iso("m.last_ms"), iso("d.availability_since_ms"));
+        iso("d.first_seen_ms"), iso("nullif(max(coalesce(d.last_seen_ms, 0), coalesce(m.last_ms, 0)), 0)"),
+        iso("d.availability_since_ms"), last_seen_through_cursor);
   }
   throw config_error(fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices, uplink)", what));
 }

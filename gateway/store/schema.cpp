@@ -167,6 +167,10 @@ CREATE INDEX events_unqueued_incidents ON events(id) WHERE queued_revision < rev
       R"sql(
 ALTER TABLE topics ADD COLUMN last_identity INTEGER;
 )sql",
+      // 6: when each device was last heard from (docs/storage.md, "Device state").
+      R"sql(
+ALTER TABLE devices ADD COLUMN last_seen_ms INTEGER;  -- gateway time, up to the messages in cursor devices.last_seen_through
+)sql",
   };
   return steps;
 }

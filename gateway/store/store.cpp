@@ -214,6 +214,10 @@ FROM scored)sql");
   insert_device_ = db_.prepare("INSERT INTO devices(name, kind, first_seen_ms) VALUES(?, ?, ?)");
   find_topic_ = db_.prepare("SELECT id FROM topics WHERE topic = ?");
   save_topic_identity_ = db_.prepare("UPDATE topics SET last_identity = ? WHERE id = ?");
+  save_last_seen_ = db_.prepare("UPDATE devices SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?) WHERE id = ?");
+  save_last_seen_through_ = db_.prepare(
+      "INSERT INTO cursors(name, value) VALUES(?1, (SELECT coalesce(max(id), 0) FROM messages)) "
+      "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
   insert_topic_ = db_.prepare("INSERT INTO topics(topic) VALUES(?)");
   // The state and its retained mark change together; since_ms only when the state does.
   update_availability_ = db_.prepare(
@@ -324,12 +328,13 @@ void store::flush_at_shutdown() {
   deltas_ = {};
   sqlite::transaction txn(db_);
   if (txn.begin_result() != SQLITE_OK || flush_counters() != SQLITE_DONE || save_topic_identities() != SQLITE_DONE ||
-      txn.commit() != SQLITE_OK) {
+      save_last_seen() != SQLITE_DONE || txn.commit() != SQLITE_OK) {
     return;  // the tail of `messages` still covers what was not saved
   }
   unflushed_ = {};
   unsaved_topics_.clear();
   stored_since_topic_save_ = 0;
+  unsaved_last_seen_.clear();
 }
 
 // Inside the caller's transaction.
@@ -343,6 +348,27 @@ int store::save_topic_identities() {
     if (rc != SQLITE_DONE) return rc;
   }
   return SQLITE_DONE;
+}
+
+// Inside the caller's transaction.
+int store::save_last_seen() {
+  for (const auto& [device, seen_ms] : unsaved_last_seen_) {
+    save_last_seen_.bind(1, seen_ms).bind(2, device);
+    const int rc = save_last_seen_.step();
+    save_last_seen_.reset();
+    if (rc != SQLITE_DONE) return rc;
+  }
+  save_last_seen_through_.bind(1, last_seen_through_cursor);
+  const int rc = save_last_seen_through_.step();
+  save_last_seen_through_.reset();
+  return rc;
+}
+
+void store::heard_from(std::int64_t device, const received_message& item) {
+  if (item.retained) return;  // the broker's stored copy: maybe long ago
+  auto [it, added] = unsaved_last_seen_.try_emplace(device, item.received.wall_ms);
+  batch_last_seen_undo_.emplace_back(device, added ? 0 : it->second);
+  it->second = std::max(it->second, item.received.wall_ms);
 }
 
 bool store::is_repeat(const received_message& item, std::int64_t topic) const {
@@ -408,7 +434,12 @@ write_outcome store::write(std::span<const received_message> batch) {
   deltas_ = {};
   batch_identities_.clear();
   batch_topic_undo_.clear();
+  batch_last_seen_undo_.clear();
   auto fail = [&](int rc) {
+    for (auto it = batch_last_seen_undo_.rbegin(); it != batch_last_seen_undo_.rend(); ++it) {
+      if (it->second == 0) unsaved_last_seen_.erase(it->first);
+      else unsaved_last_seen_[it->first] = it->second;
+    }
     for (const auto id : batch_identities_) recent_.erase(id);
     for (auto it = batch_topic_undo_.rbegin(); it != batch_topic_undo_.rend(); ++it) {
       if (it->second == 0) topic_last_identity_.erase(it->first);
@@ -451,6 +482,7 @@ write_outcome store::write(std::span<const received_message> batch) {
         if (const int rc = update_availability(device, *part->reported_availability, item); rc != SQLITE_DONE) {
           return fail(rc);
         }
+        heard_from(device, item);
       }
       has_records = has_records || !part->readings.empty() || !part->events.empty();
     }
@@ -497,7 +529,15 @@ write_outcome store::write(std::span<const received_message> batch) {
   if (save_topics) {
     if (const int rc = save_topic_identities(); rc != SQLITE_DONE) return fail(rc);
   }
+  const bool save_seen = !unsaved_last_seen_.empty() && now - last_seen_saved_at_ >= last_seen_save_interval;
+  if (save_seen) {
+    if (const int rc = save_last_seen(); rc != SQLITE_DONE) return fail(rc);
+  }
   if (const int rc = txn.commit(); rc != SQLITE_OK) return fail(rc);
+  if (save_seen) {
+    unsaved_last_seen_.clear();
+    last_seen_saved_at_ = now;
+  }
   if (write_counters) {
     unflushed_ = {};
     counters_flushed_at_ = now;
@@ -519,6 +559,7 @@ write_outcome store::write(std::span<const received_message> batch) {
 int store::write_part(const decoded_message& part, const received_message& item, std::int64_t topic, std::int64_t flags) {
   const auto device = device_id(part, item.received.wall_ms);
   if (device < 0) return static_cast<int>(-device);
+  heard_from(device, item);
   // Hot path: built by hand; FMT_COMPILE formats the double (shortest
   // round-trip form) without parsing a format string per reading.
   readings_json_.assign(1, '{');

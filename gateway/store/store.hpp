@@ -116,6 +116,8 @@ class store {
   int quarantine(const received_message& message, const rejection& why);
   int flush_counters();
   int save_topic_identities();
+  int save_last_seen();
+  void heard_from(std::int64_t device, const received_message& item);
   // Drops a copy of a stored message (see received_message::identity_unique).
   bool is_repeat(const received_message& item, std::int64_t topic) const;
   void remember(const received_message& item, std::int64_t topic);
@@ -133,7 +135,7 @@ class store {
 
   sqlite::statement insert_message_, insert_event_, insert_quarantine_, trim_quarantine_;
   sqlite::statement find_device_, insert_device_, find_topic_, insert_topic_, add_counter_;
-  sqlite::statement update_availability_, save_topic_identity_;
+  sqlite::statement update_availability_, save_topic_identity_, save_last_seen_, save_last_seen_through_;
   sqlite::statement find_incident_, merge_attributes_, update_incident_;
   std::unordered_map<std::string, std::int64_t> device_ids_;
   std::unordered_map<std::string, std::int64_t> topic_ids_;
@@ -172,8 +174,23 @@ class store {
   std::vector<std::pair<std::int64_t, std::uint64_t>> batch_topic_undo_;  // (topic, previous identity; 0: none)
   std::vector<std::int64_t> unsaved_topics_;
   std::uint64_t stored_since_topic_save_ = 0;
+  // When each device was last heard from (a live message or availability
+  // report; the broker's retained copies do not count), since the last save.
+  // Written to devices.last_seen_ms every last_seen_save_interval and at
+  // shutdown, with the newest message id then (cursor
+  // devices.last_seen_through): a reader takes the newer of the saved value
+  // and the messages after it, so per-message writes to the devices table,
+  // scattered over its pages, are avoided.
+  std::unordered_map<std::int64_t, std::int64_t> unsaved_last_seen_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> batch_last_seen_undo_;  // (device, previous; 0: none)
+  std::chrono::steady_clock::time_point last_seen_saved_at_ = std::chrono::steady_clock::now();
   std::string readings_json_;  // reused buffer
 };
+
+// How often the store writes when each device was last heard from (see store::unsaved_last_seen_).
+inline constexpr std::chrono::minutes last_seen_save_interval{10};
+// The cursor (table `cursors`) holding the id of the newest message when last_seen_ms was saved.
+inline constexpr std::string_view last_seen_through_cursor = "devices.last_seen_through";
 
 // Names of the persistent counters (table `counters`).
 namespace counter {

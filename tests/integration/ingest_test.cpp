@@ -3,7 +3,10 @@
 
 #include <sqlite3.h>
 
+#include <fmt/format.h>
+
 #include <csignal>
+#include <ctime>
 
 #include "tests/support/harness.hpp"
 
@@ -135,6 +138,20 @@ TEST_CASE("a retained state the broker sends again on every connect is stored on
   CHECK(rows() == 2);
   CHECK(gateway.terminate(10s) == 0);
   CHECK(repeats() == repeats_before + 1);
+
+  // Last heard from: the live message, not the broker's later retained copies.
+  const auto live_ms = store_count(db, "SELECT recv_ms FROM messages WHERE readings = '{\"pm2_5\":6}'");
+  CHECK(store_count(db, "SELECT last_seen_ms FROM devices WHERE name = 'env-r'") == live_ms);
+  const auto devices = run_communegw({"--config", gateway.config_path().string(), "query", "devices", "--format", "csv"}, dir.path());
+  CHECK(devices.status == 0);
+  const auto row = devices.output.find("\nenv-r,");
+  REQUIRE(row != std::string::npos);
+  INFO(devices.output);
+  char when[32];
+  const std::time_t seconds = live_ms / 1000;
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", std::gmtime(&seconds));
+  const auto expected = std::string(when) + fmt::format(".{:03}Z", live_ms % 1000);
+  CHECK(devices.output.find(expected, row) < devices.output.find('\n', row + 1));
 }
 
 TEST_CASE("communegw check reports broker, store, disk and clock, and fails when the broker is down") {

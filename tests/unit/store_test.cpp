@@ -65,7 +65,7 @@ std::int64_t count(store& s, const std::string& sql) { return s.database().query
 TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readings, stamps and units") {
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().created);
-  CHECK(s.open_report().schema_version == 5);
+  CHECK(s.open_report().schema_version == static_cast<int>(schema_migrations().size()));
   std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":1,"ts":1795403000,"pm2_5":12.5,"humidity":80})")};
   const auto outcome = s.write(batch);
   CHECK(outcome.status == write_status::ok);
@@ -202,6 +202,35 @@ TEST_CASE_FIXTURE(store_fixture, "out-of-order messages keep their own time - ab
   CHECK(count(s, "SELECT device_ms FROM messages WHERE seq = 5") == (device_s + 60) * 1000);
   CHECK(count(s, "SELECT count(*) FROM messages WHERE flags & 2 AND seq IN (6, 7)") == 2);
   CHECK(count(s, "SELECT count(*) FROM messages WHERE flags & 2 = 0 AND seq IN (4, 5)") == 2);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "when each device was last heard from is saved at shutdown - the broker's retained copies do not count") {
+  std::int64_t e1_seen_ms = 0;
+  {
+    store s(settings, "boot-a", now_ms);
+    std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":1,"pm2_5":1})"),
+                                        message("commune/c/env/e-1/telemetry", R"({"seq":2,"pm2_5":1})"),
+                                        message("commune/c/env/e-2/telemetry", R"({"seq":1,"pm2_5":1})")};
+    auto stale = message("commune/c/env/e-2/telemetry", R"({"pm2_5":2})");
+    stale.retained = true;  // after e-2's live message: must not move its last_seen
+    batch.push_back(stale);
+    REQUIRE(s.write(batch).stored == 4);
+    // Nothing written per message: the saved value comes every 10 minutes or at shutdown.
+    CHECK(count(s, "SELECT count(*) FROM devices WHERE last_seen_ms IS NOT NULL") == 0);
+    s.flush_at_shutdown();
+    e1_seen_ms = batch[1].received.wall_ms;
+    CHECK(count(s, "SELECT last_seen_ms FROM devices WHERE name = 'e-1'") == e1_seen_ms);
+    CHECK(count(s, "SELECT last_seen_ms FROM devices WHERE name = 'e-2'") == batch[2].received.wall_ms);
+    CHECK(count(s, "SELECT value FROM cursors WHERE name = 'devices.last_seen_through'") == 4);
+  }
+  // The saved value never goes back (a message with an older receive time arrives after the save).
+  store s(settings, "boot-a", now_ms);
+  auto older = message("commune/c/env/e-1/telemetry", R"({"seq":3,"pm2_5":1})");
+  older.received.wall_ms -= 3'600'000;
+  std::vector<received_message> batch{older};
+  REQUIRE(s.write(batch).stored == 1);
+  s.flush_at_shutdown();
+  CHECK(count(s, "SELECT last_seen_ms FROM devices WHERE name = 'e-1'") == e1_seen_ms);
 }
 
 TEST_CASE_FIXTURE(store_fixture, "a device that reboots and reuses sequence numbers is not mistaken for a redelivery") {
