@@ -24,12 +24,12 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
   return true;
 }
 
+}  // namespace
+
 bool means_unknown(std::string_view text) {
   return text.empty() || equals_ignore_case(text, "nan") || equals_ignore_case(text, "none") ||
          equals_ignore_case(text, "n/a") || equals_ignore_case(text, "null") || equals_ignore_case(text, "unknown");
 }
-
-}  // namespace
 
 std::optional<double> parse_number_text(std::string_view text) {
   // strtod needs a terminated string; device strings are short.

@@ -29,6 +29,9 @@ number read_number(simdjson::ondemand::value value);
 // Like read_number, but also true/false and "on"/"off" (case-insensitive) as 1/0.
 number read_switch(simdjson::ondemand::value value);
 
+// The words (any letter case) that stand for "no value": "", nan, none, n/a, null, unknown.
+bool means_unknown(std::string_view text);
+
 // A JSON number or a numeric string, parsed whole.
 std::optional<double> parse_number_text(std::string_view text);
 
