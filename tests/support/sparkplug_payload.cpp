@@ -198,7 +198,7 @@ std::string encode_sparkplug_fixture(std::string_view description) {
     const auto words = split_words(line);
     if (directive == "timestamp" && words.size() == 2) payload.set_timestamp(unsigned_number(words[1], line));
     else if (directive == "seq" && words.size() == 2) payload.set_seq(unsigned_number(words[1], line));
-    else if (directive == "truncate" && words.size() == 2) keep = unsigned_number(words[1], line);
+    else if (directive == "truncate" && words.size() == 2) keep = static_cast<std::size_t>(unsigned_number(words[1], line));
     else if (directive == "metric") add_metric(payload, words, line);
     else fail(line, "unknown directive");
   }
