@@ -210,8 +210,8 @@ std::string shown(std::string_view name) {
 // Bounds on what one driver instance remembers, so a hostile publisher
 // inventing nodes, devices and metrics cannot exhaust the gateway's memory.
 constexpr std::size_t max_nodes = 4096;
-constexpr std::size_t max_devices_per_node = 4096;
-constexpr std::size_t max_definitions = 200'000;  // all births together
+constexpr std::size_t max_devices = 65'536;       // behind all nodes together
+constexpr std::size_t max_definitions = 100'000;  // all births together
 constexpr std::size_t max_hosts = 256;
 constexpr std::size_t max_sample_times = 1024;    // distinct sample times in one message
 constexpr std::size_t max_metric_rejections = 8;  // unknown aliases reported per message
@@ -436,6 +436,7 @@ class sparkplug_driver final : public driver {
   std::unordered_map<std::string, node_state> nodes_;  // by "<group>/<edge node>" of the topic
   std::unordered_map<std::string, std::uint64_t> host_times_;  // STATE: the newest timestamp per host id
   std::size_t definitions_ = 0;                                // held by all births together
+  std::size_t devices_ = 0;                                    // tracked behind all nodes together
 
   spb::Payload payload_;  // reused: its repeated fields keep their memory between messages
   std::string key_;         // reused for look-ups: "<group>/<edge node>"
@@ -862,13 +863,14 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
         if (!id) return rejection{reject_reason::unknown_topic, "the device id is not valid UTF-8 text"};
         out.device_id = std::move(*id);
       } else if (!device) {
-        if (node->devices.size() >= max_devices_per_node) {
+        if (devices_ >= max_devices) {
           return rejection{reject_reason::out_of_range,
-                           fmt::format("more than {} devices behind one edge node: this one is not tracked", max_devices_per_node)};
+                           fmt::format("more than {} devices behind the edge nodes: this one is not tracked", max_devices)};
         }
         auto id = normalise_device_id("sparkplug/", key_ + "/" + device_key_);
         if (!id) return rejection{reject_reason::unknown_topic, "the device id is not valid UTF-8 text"};
         device = &node->devices.emplace(device_key_, device_state{std::move(*id), false, {}}).first->second;
+        ++devices_;
       }
       if (device) out.device_id = device->device_id;
       check_seq(*node, out);
