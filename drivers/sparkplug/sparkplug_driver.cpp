@@ -17,8 +17,8 @@
 #include <array>
 #include <climits>
 #include <cmath>
-#include <string>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -47,7 +47,8 @@ constexpr std::size_t max_metric_name_bytes = 256;
 
 std::string check_sparkplug_metric_name(std::string_view name) {
   if (name.empty()) return "a metric name cannot be empty";
-  if (name.size() > max_metric_name_bytes) return fmt::format("a metric name longer than {} bytes is not plausible", max_metric_name_bytes);
+  if (name.size() > max_metric_name_bytes)
+    return fmt::format("a metric name longer than {} bytes is not plausible", max_metric_name_bytes);
   if (!simdjson::validate_utf8(name.data(), name.size())) return "the metric name is not UTF-8";
   return {};
 }
@@ -74,35 +75,74 @@ table_problem check_mapping_table(const driver_table& table) {
 }
 
 const std::array<driver_option, 7> mapping_members{
-    driver_option{"name", driver_option_kind::text, "",
+    driver_option{"name",
+                  driver_option_kind::text,
+                  "",
                   "The Sparkplug metric name exactly as the edge node's birth certificate gives it, folders included "
                   "(\"Sensors/Temperature\").",
-                  {}, &check_sparkplug_metric_name, {}, true, "\"Sensors/Temperature\""},
-    driver_option{"metric", driver_option_kind::text, "", "Canonical metric the value becomes (docs/metrics.md).", {},
-                  &check_metric_name, {}, true, "\"temperature\""},
-    driver_option{"unit", driver_option_kind::text, "",
+                  {},
+                  &check_sparkplug_metric_name,
+                  {},
+                  true,
+                  "\"Sensors/Temperature\""},
+    driver_option{"metric",
+                  driver_option_kind::text,
+                  "",
+                  "Canonical metric the value becomes (docs/metrics.md).",
+                  {},
+                  &check_metric_name,
+                  {},
+                  true,
+                  "\"temperature\""},
+    driver_option{"unit",
+                  driver_option_kind::text,
+                  "",
                   "Unit of the value when the birth certificate gives the metric no engUnit property (an engUnit "
                   "wins). Without either, each value is refused as unit unknown. Not for on/off metrics.",
-                  {}, nullptr, {}, false, "\"°C\""},
+                  {},
+                  nullptr,
+                  {},
+                  false,
+                  "\"°C\""},
     driver_option{"scale", driver_option_kind::number, "1.0",
                   "Factor applied to the raw value first: value = raw × scale + offset, in the source unit (e.g. 0.1 "
                   "for a register in tenths)."},
     driver_option{"offset", driver_option_kind::number, "0.0", "Added after scale, in the source unit."},
-    driver_option{"min", driver_option_kind::number, "",
+    driver_option{"min",
+                  driver_option_kind::number,
+                  "",
                   "Smallest plausible value, in the metric's unit; below it the value is refused (out_of_range). "
                   "Without it, the metric's plausible range applies alone.",
-                  {}, nullptr, {}, false, "-10.0"},
-    driver_option{"max", driver_option_kind::number, "", "Largest plausible value, in the metric's unit.", {}, nullptr,
-                  {}, false, "60.0"},
+                  {},
+                  nullptr,
+                  {},
+                  false,
+                  "-10.0"},
+    driver_option{"max",
+                  driver_option_kind::number,
+                  "",
+                  "Largest plausible value, in the metric's unit.",
+                  {},
+                  nullptr,
+                  {},
+                  false,
+                  "60.0"},
 };
 
 const std::array<driver_option, 2> options{
     driver_option{"device_kind", driver_option_kind::choice, "\"environment\"",
                   "Device kind recorded for every edge node and device of this driver.", device_kind_choices},
-    driver_option{"mapping", driver_option_kind::table_list, "",
+    driver_option{"mapping",
+                  driver_option_kind::table_list,
+                  "",
                   "A Sparkplug metric (by name, as its birth certificate defines it) and the canonical metric it "
                   "becomes. Metrics without a mapping are not stored.",
-                  {}, nullptr, mapping_members, false, {}, &check_mapping_table},
+                  {},
+                  nullptr,
+                  mapping_members,
+                  false,
+                  {},
+                  &check_mapping_table},
 };
 
 struct metric_rule {
@@ -124,9 +164,14 @@ struct sparkplug_topic {
 
 std::optional<message_type> parse_message_type(std::string_view word) {
   constexpr std::array<std::pair<std::string_view, message_type>, 8> words{{
-      {"NBIRTH", message_type::nbirth}, {"NDEATH", message_type::ndeath}, {"NDATA", message_type::ndata},
-      {"NCMD", message_type::ncmd},     {"DBIRTH", message_type::dbirth}, {"DDEATH", message_type::ddeath},
-      {"DDATA", message_type::ddata},   {"DCMD", message_type::dcmd},
+      {"NBIRTH", message_type::nbirth},
+      {"NDEATH", message_type::ndeath},
+      {"NDATA", message_type::ndata},
+      {"NCMD", message_type::ncmd},
+      {"DBIRTH", message_type::dbirth},
+      {"DDEATH", message_type::ddeath},
+      {"DDATA", message_type::ddata},
+      {"DCMD", message_type::dcmd},
   }};
   for (const auto& [text, type] : words) {
     if (word == text) return type;
@@ -166,8 +211,9 @@ std::variant<sparkplug_topic, rejection> parse_topic(std::string_view topic) {
                      "not spBv1.0/<group>/<NBIRTH|NDATA|NDEATH|NCMD|DBIRTH|DDATA|DDEATH|DCMD>/<edge node>[/<device>]"};
   }
   if (count != (is_device_message(*type) ? 5u : 4u)) {
-    return rejection{reject_reason::unknown_topic, is_device_message(*type) ? "a device message without its device level"
-                                                                            : "a node message with a device level"};
+    return rejection{reject_reason::unknown_topic, is_device_message(*type)
+                                                       ? "a device message without its device level"
+                                                       : "a node message with a device level"};
   }
   parsed.type = *type;
   parsed.group = levels[1];
@@ -188,8 +234,8 @@ constexpr std::uint32_t float32 = 9, float64 = 10, boolean = 11, string = 12, da
 }  // namespace type_id
 
 std::string datatype_name(std::uint32_t type) {
-  constexpr std::array<std::string_view, 15> names{"Unknown", "Int8",   "Int16",  "Int32",  "Int64",
-                                                   "UInt8",   "UInt16", "UInt32", "UInt64", "Float",
+  constexpr std::array<std::string_view, 15> names{"Unknown", "Int8",    "Int16",  "Int32",    "Int64",
+                                                   "UInt8",   "UInt16",  "UInt32", "UInt64",   "Float",
                                                    "Double",  "Boolean", "String", "DateTime", "Text"};
   if (type < names.size()) return std::string(names[type]);
   return fmt::format("datatype {}", type);
@@ -237,8 +283,8 @@ struct device_state {
 };
 
 struct node_state {
-  std::string device_id;  // normalised
-  bool born = false;      // an NBIRTH and no NDEATH since
+  std::string device_id;                // normalised
+  bool born = false;                    // an NBIRTH and no NDEATH since
   std::optional<std::uint64_t> bd_seq;  // of the current NBIRTH
   int last_seq = -1;                    // -1: not known
   birth_definitions definitions;
@@ -269,7 +315,7 @@ metric_value integer_value(const spb::Payload_Metric& metric, std::uint32_t type
   const int bits = type == type_id::int8 || type == type_id::uint8     ? 8
                    : type == type_id::int16 || type == type_id::uint16 ? 16
                    : type == type_id::int32 || type == type_id::uint32 ? 32
-                                                                           : 64;
+                                                                       : 64;
   out.state = json_field::status::ok;
   if (!is_signed) {
     if (bits < 64 && raw >> bits != 0) {
@@ -282,8 +328,8 @@ metric_value integer_value(const spb::Payload_Metric& metric, std::uint32_t type
     return out;
   }
   // Sign-extended from the field's own width (32 bits in int_value).
-  const std::int64_t extended = in_int ? static_cast<std::int32_t>(static_cast<std::uint32_t>(raw))
-                                       : static_cast<std::int64_t>(raw);
+  const std::int64_t extended =
+      in_int ? static_cast<std::int32_t>(static_cast<std::uint32_t>(raw)) : static_cast<std::int64_t>(raw);
   if (bits == 64) {
     out.value = static_cast<double>(extended);
     return out;
@@ -292,8 +338,9 @@ metric_value integer_value(const spb::Payload_Metric& metric, std::uint32_t type
   if (extended >= low && extended <= high) {
     out.value = static_cast<double>(extended);
   } else if (raw >> bits == 0) {  // not extended: the type's own two's complement
-    const auto wrapped = raw >= (std::uint64_t{1} << (bits - 1)) ? static_cast<std::int64_t>(raw) - (std::int64_t{1} << bits)
-                                                                  : static_cast<std::int64_t>(raw);
+    const auto wrapped = raw >= (std::uint64_t{1} << (bits - 1))
+                             ? static_cast<std::int64_t>(raw) - (std::int64_t{1} << bits)
+                             : static_cast<std::int64_t>(raw);
     out.value = static_cast<double>(wrapped);
   } else {
     out.state = json_field::status::wrong_type;
@@ -332,26 +379,32 @@ metric_value read_value(const spb::Payload_Metric& metric, std::uint32_t type, s
     case type_id::uint8:
     case type_id::uint16:
     case type_id::uint32:
-    case type_id::uint64: return integer_value(metric, type, name);
+    case type_id::uint64:
+      return integer_value(metric, type, name);
     case type_id::float32:
     case type_id::float64: {
       double value = 0;
-      if (carries(spb::Payload_Metric::kFloatValue)) value = metric.float_value();
-      else if (carries(spb::Payload_Metric::kDoubleValue)) value = metric.double_value();
-      else return wrong(fmt::format("\"{}\" ({}) carries no floating-point value", shown(name), datatype_name(type)));
+      if (carries(spb::Payload_Metric::kFloatValue))
+        value = metric.float_value();
+      else if (carries(spb::Payload_Metric::kDoubleValue))
+        value = metric.double_value();
+      else
+        return wrong(fmt::format("\"{}\" ({}) carries no floating-point value", shown(name), datatype_name(type)));
       if (std::isnan(value)) return out;  // NaN: no valid value, like "nan" in JSON
       out.state = json_field::status::ok;
       out.value = value;
       return out;
     }
     case type_id::boolean:
-      if (!carries(spb::Payload_Metric::kBooleanValue)) return wrong(fmt::format("\"{}\" (Boolean) carries no boolean value", shown(name)));
+      if (!carries(spb::Payload_Metric::kBooleanValue))
+        return wrong(fmt::format("\"{}\" (Boolean) carries no boolean value", shown(name)));
       out.state = json_field::status::ok;
       out.value = metric.boolean_value() ? 1.0 : 0.0;
       return out;
     case type_id::string:
     case type_id::text: {
-      if (!carries(spb::Payload_Metric::kStringValue)) return wrong(fmt::format("\"{}\" ({}) carries no text", shown(name), datatype_name(type)));
+      if (!carries(spb::Payload_Metric::kStringValue))
+        return wrong(fmt::format("\"{}\" ({}) carries no text", shown(name), datatype_name(type)));
       const std::string_view text = metric.string_value();
       if (json_field::means_unknown(text)) return out;
       if (const auto number = json_field::parse_number_text(text)) {
@@ -359,9 +412,12 @@ metric_value read_value(const spb::Payload_Metric& metric, std::uint32_t type, s
         out.value = *number;
         return out;
       }
-      if (target.unit == "bool" && (equals_word(text, "true") || equals_word(text, "on"))) out.value = 1.0;
-      else if (target.unit == "bool" && (equals_word(text, "false") || equals_word(text, "off"))) out.value = 0.0;
-      else return wrong(fmt::format("\"{}\" = \"{}\" is not a number", shown(name), shown(text.substr(0, 32))));
+      if (target.unit == "bool" && (equals_word(text, "true") || equals_word(text, "on")))
+        out.value = 1.0;
+      else if (target.unit == "bool" && (equals_word(text, "false") || equals_word(text, "off")))
+        out.value = 0.0;
+      else
+        return wrong(fmt::format("\"{}\" = \"{}\" is not a number", shown(name), shown(text.substr(0, 32))));
       out.state = json_field::status::ok;
       return out;
     }
@@ -369,9 +425,11 @@ metric_value read_value(const spb::Payload_Metric& metric, std::uint32_t type, s
       // A point in time is no reading, except as a boot time: uptime is the
       // time from it to the sample.
       if (target.name != "uptime") {
-        return wrong(fmt::format("\"{}\" is a DateTime: only uptime can be derived from one (a boot time)", shown(name)));
+        return wrong(
+            fmt::format("\"{}\" is a DateTime: only uptime can be derived from one (a boot time)", shown(name)));
       }
-      if (!carries(spb::Payload_Metric::kLongValue)) return wrong(fmt::format("\"{}\" (DateTime) carries no long value", shown(name)));
+      if (!carries(spb::Payload_Metric::kLongValue))
+        return wrong(fmt::format("\"{}\" (DateTime) carries no long value", shown(name)));
       if (!sample_ms || metric.long_value() > max_plausible_ms) {
         out.state = json_field::status::wrong_type;
         out.reason = reject_reason::bad_timestamp;
@@ -423,7 +481,8 @@ class sparkplug_driver final : public driver {
   std::optional<rejection> define(birth_definitions& into, decoded_message& out, std::vector<int>& positions);
   void check_seq(node_state& node, decoded_message& out);
   void note_seq(node_state& node) const;
-  void read_metrics(const birth_definitions& definitions, const std::vector<int>* birth_positions, decoded_message& out);
+  void read_metrics(const birth_definitions& definitions, const std::vector<int>* birth_positions,
+                    decoded_message& out);
   void add_sample(decoded_message& out, std::optional<std::int64_t> sample_ms, const metric_info& metric, double value,
                   std::string_view name);
   std::optional<std::uint64_t> bd_seq_of_payload() const;
@@ -433,12 +492,12 @@ class sparkplug_driver final : public driver {
   std::vector<metric_rule> rules_;
   std::unordered_map<std::string, std::size_t> rule_by_name_;
 
-  std::unordered_map<std::string, node_state> nodes_;  // by "<group>/<edge node>" of the topic
+  std::unordered_map<std::string, node_state> nodes_;          // by "<group>/<edge node>" of the topic
   std::unordered_map<std::string, std::uint64_t> host_times_;  // STATE: the newest timestamp per host id
   std::size_t definitions_ = 0;                                // held by all births together
   std::size_t devices_ = 0;                                    // tracked behind all nodes together
 
-  spb::Payload payload_;  // reused: its repeated fields keep their memory between messages
+  spb::Payload payload_;    // reused: its repeated fields keep their memory between messages
   std::string key_;         // reused for look-ups: "<group>/<edge node>"
   std::string device_key_;  // and the device id of the topic
   std::vector<int> positions_;
@@ -475,7 +534,8 @@ node_state* sparkplug_driver::find_node(std::string_view group, std::string_view
 std::variant<node_state*, rejection> sparkplug_driver::node_for_birth(std::string_view group, std::string_view node) {
   if (auto* known = find_node(group, node)) return known;
   if (nodes_.size() >= max_nodes) {
-    return rejection{reject_reason::out_of_range, fmt::format("more than {} edge nodes: this one is not tracked", max_nodes)};
+    return rejection{reject_reason::out_of_range,
+                     fmt::format("more than {} edge nodes: this one is not tracked", max_nodes)};
   }
   auto id = normalise_device_id("sparkplug/", key_);
   if (!id) return rejection{reject_reason::unknown_topic, "the group or edge node id is not valid UTF-8 text"};
@@ -500,13 +560,14 @@ std::optional<std::uint64_t> sparkplug_driver::bd_seq_of_payload() const {
 
 // Replaces `into` with the metrics of the birth in payload_. `positions`
 // gets, for each metric of the payload, its definition (-1: refused).
-std::optional<rejection> sparkplug_driver::define(birth_definitions& into, decoded_message& out, std::vector<int>& positions) {
+std::optional<rejection> sparkplug_driver::define(birth_definitions& into, decoded_message& out,
+                                                  std::vector<int>& positions) {
   forget(into);
   const auto count = static_cast<std::size_t>(payload_.metrics_size());
   if (definitions_ + count > max_definitions) {
     return rejection{reject_reason::out_of_range,
-                     fmt::format("{} metric definitions would be more than the {} this driver keeps", definitions_ + count,
-                                 max_definitions)};
+                     fmt::format("{} metric definitions would be more than the {} this driver keeps",
+                                 definitions_ + count, max_definitions)};
   }
   positions.assign(count, -1);
   into.metrics.reserve(count);
@@ -518,7 +579,9 @@ std::optional<rejection> sparkplug_driver::define(birth_definitions& into, decod
       continue;
     }
     if (!check_sparkplug_metric_name(name).empty()) {
-      reject_field(out, reject_reason::wrong_type, fmt::format("birth metric #{}: the name is not UTF-8 text of at most {} bytes", i, max_metric_name_bytes));
+      reject_field(
+          out, reject_reason::wrong_type,
+          fmt::format("birth metric #{}: the name is not UTF-8 text of at most {} bytes", i, max_metric_name_bytes));
       continue;
     }
     if (!metric.has_datatype()) {
@@ -597,8 +660,8 @@ void sparkplug_driver::check_seq(node_state& node, decoded_message& out) {
 
 // A reading goes into the part of `out` for its sample time: the message
 // itself for the payload's time, one more part (same device) per other time.
-void sparkplug_driver::add_sample(decoded_message& out, std::optional<std::int64_t> sample_ms, const metric_info& metric,
-                                  double value, std::string_view name) {
+void sparkplug_driver::add_sample(decoded_message& out, std::optional<std::int64_t> sample_ms,
+                                  const metric_info& metric, double value, std::string_view name) {
   decoded_message* part = nullptr;
   if (sample_ms == out.device_time_ms) {
     part = &out;
@@ -650,8 +713,10 @@ void sparkplug_driver::read_metrics(const birth_definitions& definitions, const 
     const metric_definition* definition = nullptr;
     if (birth_positions) {
       const int at = (*birth_positions)[static_cast<std::size_t>(i)];
-      if (at >= 0) definition = &definitions.metrics[static_cast<std::size_t>(at)];
-      else continue;  // refused by define()
+      if (at >= 0)
+        definition = &definitions.metrics[static_cast<std::size_t>(at)];
+      else
+        continue;  // refused by define()
     } else {
       if (metric.has_alias()) {
         if (const auto it = definitions.by_alias.find(metric.alias()); it != definitions.by_alias.end()) {
@@ -664,10 +729,12 @@ void sparkplug_driver::read_metrics(const birth_definitions& definitions, const 
       }
       if (!definition) {
         if (++unknown <= max_metric_rejections) {
-          reject_field(out, reject_reason::unknown_alias,
-                       metric.has_alias()
-                           ? fmt::format("alias {} is not defined by the birth certificate (rebirth needed)", metric.alias())
-                           : fmt::format("\"{}\" is not defined by the birth certificate (rebirth needed)", shown(metric.name())));
+          reject_field(
+              out, reject_reason::unknown_alias,
+              metric.has_alias()
+                  ? fmt::format("alias {} is not defined by the birth certificate (rebirth needed)", metric.alias())
+                  : fmt::format("\"{}\" is not defined by the birth certificate (rebirth needed)",
+                                shown(metric.name())));
         }
         continue;
       }
@@ -685,7 +752,8 @@ void sparkplug_driver::read_metrics(const birth_definitions& definitions, const 
     std::optional<std::int64_t> sample_ms = payload_ms_;
     if (metric.has_timestamp()) {
       if (metric.timestamp() > max_plausible_ms) {
-        reject_field(out, reject_reason::bad_timestamp, fmt::format("\"{}\": timestamp {} is after 2200", shown(name), metric.timestamp()));
+        reject_field(out, reject_reason::bad_timestamp,
+                     fmt::format("\"{}\": timestamp {} is after 2200", shown(name), metric.timestamp()));
         continue;
       }
       sample_ms = static_cast<std::int64_t>(metric.timestamp());
@@ -694,7 +762,8 @@ void sparkplug_driver::read_metrics(const birth_definitions& definitions, const 
     const auto properties = read_properties(metric);
     if (properties.quality && (*properties.quality == 0 || *properties.quality == 500)) {
       reject_field(out, reject_reason::device_error,
-                   fmt::format("\"{}\": the edge node marks the value {}", shown(name), *properties.quality == 0 ? "BAD" : "STALE"));
+                   fmt::format("\"{}\": the edge node marks the value {}", shown(name),
+                               *properties.quality == 0 ? "BAD" : "STALE"));
       continue;
     }
     auto value = read_value(metric, definition->type, name, target, sample_ms);
@@ -708,14 +777,16 @@ void sparkplug_driver::read_metrics(const birth_definitions& definitions, const 
     if (target.unit != "bool" && definition->type != type_id::date_time) {
       const std::string_view unit = properties.unit ? *properties.unit : std::string_view(definition->unit);
       if (unit.empty()) {
-        reject_field(out, reject_reason::unknown_value,
-                     fmt::format("\"{}\": unit unknown (no engUnit in the birth, no unit in its mapping)", shown(name)));
+        reject_field(
+            out, reject_reason::unknown_value,
+            fmt::format("\"{}\": unit unknown (no engUnit in the birth, no unit in its mapping)", shown(name)));
         continue;
       }
       const auto converted = to_canonical_unit(target, unit, value.value * rule.scale + rule.offset);
       if (!converted) {
         reject_field(out, reject_reason::unknown_value,
-                     fmt::format("\"{}\": unit \"{}\" cannot be converted to {}", shown(name), shown(unit.substr(0, 16)), target.unit));
+                     fmt::format("\"{}\": unit \"{}\" cannot be converted to {}", shown(name),
+                                 shown(unit.substr(0, 16)), target.unit));
         continue;
       }
       canonical = *converted;
@@ -744,7 +815,8 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
   // what the device measured.
   if (where.type == message_type::ncmd || where.type == message_type::dcmd) return decoded_message{};
 
-  if (payload.size() > static_cast<std::size_t>(INT_MAX)) return rejection{reject_reason::oversized_payload, "over 2 GiB"};
+  if (payload.size() > static_cast<std::size_t>(INT_MAX))
+    return rejection{reject_reason::oversized_payload, "over 2 GiB"};
   payload_.Clear();
   if (!payload_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return rejection{reject_reason::malformed_protobuf, "not a Sparkplug B payload (protobuf)"};
@@ -753,8 +825,11 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
   out.kind = kind_;
   payload_ms_.reset();
   if (payload_.has_timestamp()) {
-    if (payload_.timestamp() <= max_plausible_ms) payload_ms_ = static_cast<std::int64_t>(payload_.timestamp());
-    else reject_field(out, reject_reason::bad_timestamp, fmt::format("payload timestamp {} is after 2200", payload_.timestamp()));
+    if (payload_.timestamp() <= max_plausible_ms)
+      payload_ms_ = static_cast<std::int64_t>(payload_.timestamp());
+    else
+      reject_field(out, reject_reason::bad_timestamp,
+                   fmt::format("payload timestamp {} is after 2200", payload_.timestamp()));
   }
   out.device_time_ms = payload_ms_;
   // A redelivery is the same bytes; seq alone repeats every 256 messages, and
@@ -777,7 +852,9 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
       if (auto error = define(node.definitions, out, positions_)) return std::move(*error);
       node.born = true;
       node.bd_seq = bd_seq_of_payload();
-      if (!node.bd_seq) reject_field(out, reject_reason::missing_field, "no bdSeq metric: a later NDEATH cannot be matched to this birth");
+      if (!node.bd_seq)
+        reject_field(out, reject_reason::missing_field,
+                     "no bdSeq metric: a later NDEATH cannot be matched to this birth");
       node.last_seq = -1;
       check_seq(node, out);
       out.reported_availability = availability::online;
@@ -809,7 +886,8 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
       out.device_time_ms.reset();  // nothing sampled
       out.identity = 0;
       out.reported_availability = availability::offline;
-      if (!bd_seq) reject_field(out, reject_reason::missing_field, "no bdSeq metric: a stale NDEATH cannot be told from this one");
+      if (!bd_seq)
+        reject_field(out, reject_reason::missing_field, "no bdSeq metric: a stale NDEATH cannot be told from this one");
       if (node) {
         for (auto& entry : node->devices) {
           auto& device = entry.second;
@@ -864,8 +942,9 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
         out.device_id = std::move(*id);
       } else if (!device) {
         if (devices_ >= max_devices) {
-          return rejection{reject_reason::out_of_range,
-                           fmt::format("more than {} devices behind the edge nodes: this one is not tracked", max_devices)};
+          return rejection{
+              reject_reason::out_of_range,
+              fmt::format("more than {} devices behind the edge nodes: this one is not tracked", max_devices)};
         }
         auto id = normalise_device_id("sparkplug/", key_ + "/" + device_key_);
         if (!id) return rejection{reject_reason::unknown_topic, "the device id is not valid UTF-8 text"};
@@ -889,7 +968,8 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
       read_metrics(device->definitions, &positions_, out);
       return out;
     }
-    default: return decoded_message{};
+    default:
+      return decoded_message{};
   }
 }
 
@@ -924,8 +1004,10 @@ decode_result sparkplug_driver::decode_state(std::string_view host, std::string_
   if (timestamp) {
     auto known = host_times_.find(std::string(host));
     if (known != host_times_.end() && static_cast<std::uint64_t>(*timestamp) < known->second) return decoded_message{};
-    if (known != host_times_.end()) known->second = static_cast<std::uint64_t>(*timestamp);
-    else if (host_times_.size() < max_hosts) host_times_.emplace(std::string(host), static_cast<std::uint64_t>(*timestamp));
+    if (known != host_times_.end())
+      known->second = static_cast<std::uint64_t>(*timestamp);
+    else if (host_times_.size() < max_hosts)
+      host_times_.emplace(std::string(host), static_cast<std::uint64_t>(*timestamp));
   }
   decoded_message out;
   out.device_id = std::move(*id);

@@ -50,8 +50,10 @@ std::vector<std::string> split_words(std::string_view line) {
       continue;
     }
     in_word = true;
-    if (c == '"') quoted = true;
-    else word += c;
+    if (c == '"')
+      quoted = true;
+    else
+      word += c;
   }
   if (quoted) fail(line, "unterminated quote");
   if (in_word) words.push_back(std::move(word));
@@ -97,8 +99,8 @@ std::string hex_bytes(std::string_view hex, std::string_view line) {
   return bytes;
 }
 
-constexpr std::array<std::string_view, 15> datatype_names{"Unknown", "Int8",   "Int16",   "Int32",  "Int64",
-                                                          "UInt8",   "UInt16", "UInt32",  "UInt64", "Float",
+constexpr std::array<std::string_view, 15> datatype_names{"Unknown", "Int8",    "Int16",  "Int32",    "Int64",
+                                                          "UInt8",   "UInt16",  "UInt32", "UInt64",   "Float",
                                                           "Double",  "Boolean", "String", "DateTime", "Text"};
 
 std::uint32_t datatype_of(std::string_view text, std::string_view line) {
@@ -111,17 +113,38 @@ std::uint32_t datatype_of(std::string_view text, std::string_view line) {
 void set_typed_value(spb::Payload_Metric& metric, const std::string& value, std::string_view line) {
   if (!metric.has_datatype()) fail(line, "value= needs a datatype= before it");
   switch (metric.datatype()) {
-    case 1: case 2: case 3:  // Int8/16/32: 32-bit two's complement
+    case 1:
+    case 2:
+    case 3:  // Int8/16/32: 32-bit two's complement
       metric.set_int_value(static_cast<std::uint32_t>(static_cast<std::int32_t>(signed_number(value, line))));
       break;
-    case 5: case 6: case 7: metric.set_int_value(static_cast<std::uint32_t>(unsigned_number(value, line))); break;
-    case 4: metric.set_long_value(static_cast<std::uint64_t>(signed_number(value, line))); break;
-    case 8: case 13: metric.set_long_value(unsigned_number(value, line)); break;
-    case 9: metric.set_float_value(static_cast<float>(real_number(value, line))); break;
-    case 10: metric.set_double_value(real_number(value, line)); break;
-    case 11: metric.set_boolean_value(value == "true"); break;
-    case 12: case 14: metric.set_string_value(value); break;
-    default: fail(line, "value= for a datatype without a value field here");
+    case 5:
+    case 6:
+    case 7:
+      metric.set_int_value(static_cast<std::uint32_t>(unsigned_number(value, line)));
+      break;
+    case 4:
+      metric.set_long_value(static_cast<std::uint64_t>(signed_number(value, line)));
+      break;
+    case 8:
+    case 13:
+      metric.set_long_value(unsigned_number(value, line));
+      break;
+    case 9:
+      metric.set_float_value(static_cast<float>(real_number(value, line)));
+      break;
+    case 10:
+      metric.set_double_value(real_number(value, line));
+      break;
+    case 11:
+      metric.set_boolean_value(value == "true");
+      break;
+    case 12:
+    case 14:
+      metric.set_string_value(value);
+      break;
+    default:
+      fail(line, "value= for a datatype without a value field here");
   }
 }
 
@@ -146,24 +169,42 @@ void add_metric(spb::Payload& payload, const std::vector<std::string>& words, st
     const auto equals = word.find('=');
     const auto key = word.substr(0, equals);
     const auto value = equals == std::string::npos ? std::string() : word.substr(equals + 1);
-    if (key == "historical") metric.set_is_historical(true);
-    else if (key == "transient") metric.set_is_transient(true);
-    else if (key == "null") metric.set_is_null(true);
-    else if (equals == std::string::npos) fail(line, "expected key=value: " + word);
-    else if (key == "name") metric.set_name(value);
-    else if (key == "alias") metric.set_alias(unsigned_number(value, line));
-    else if (key == "timestamp") metric.set_timestamp(unsigned_number(value, line));
-    else if (key == "datatype") metric.set_datatype(datatype_of(value, line));
-    else if (key == "value") set_typed_value(metric, value, line);
-    else if (key == "int") metric.set_int_value(static_cast<std::uint32_t>(signed_number(value, line)));
-    else if (key == "long") metric.set_long_value(static_cast<std::uint64_t>(signed_number(value, line)));
-    else if (key == "float") metric.set_float_value(static_cast<float>(real_number(value, line)));
-    else if (key == "double") metric.set_double_value(real_number(value, line));
-    else if (key == "bool") metric.set_boolean_value(value == "true");
-    else if (key == "string") metric.set_string_value(value);
-    else if (key == "engUnit" || key == "EngUnit") add_property(metric, key, value, false, line);
-    else if (key == "quality") add_property(metric, "Quality", value, true, line);
-    else fail(line, "unknown metric key " + key);
+    if (key == "historical")
+      metric.set_is_historical(true);
+    else if (key == "transient")
+      metric.set_is_transient(true);
+    else if (key == "null")
+      metric.set_is_null(true);
+    else if (equals == std::string::npos)
+      fail(line, "expected key=value: " + word);
+    else if (key == "name")
+      metric.set_name(value);
+    else if (key == "alias")
+      metric.set_alias(unsigned_number(value, line));
+    else if (key == "timestamp")
+      metric.set_timestamp(unsigned_number(value, line));
+    else if (key == "datatype")
+      metric.set_datatype(datatype_of(value, line));
+    else if (key == "value")
+      set_typed_value(metric, value, line);
+    else if (key == "int")
+      metric.set_int_value(static_cast<std::uint32_t>(signed_number(value, line)));
+    else if (key == "long")
+      metric.set_long_value(static_cast<std::uint64_t>(signed_number(value, line)));
+    else if (key == "float")
+      metric.set_float_value(static_cast<float>(real_number(value, line)));
+    else if (key == "double")
+      metric.set_double_value(real_number(value, line));
+    else if (key == "bool")
+      metric.set_boolean_value(value == "true");
+    else if (key == "string")
+      metric.set_string_value(value);
+    else if (key == "engUnit" || key == "EngUnit")
+      add_property(metric, key, value, false, line);
+    else if (key == "quality")
+      add_property(metric, "Quality", value, true, line);
+    else
+      fail(line, "unknown metric key " + key);
   }
 }
 
@@ -196,11 +237,16 @@ std::string encode_sparkplug_fixture(std::string_view description) {
       continue;
     }
     const auto words = split_words(line);
-    if (directive == "timestamp" && words.size() == 2) payload.set_timestamp(unsigned_number(words[1], line));
-    else if (directive == "seq" && words.size() == 2) payload.set_seq(unsigned_number(words[1], line));
-    else if (directive == "truncate" && words.size() == 2) keep = static_cast<std::size_t>(unsigned_number(words[1], line));
-    else if (directive == "metric") add_metric(payload, words, line);
-    else fail(line, "unknown directive");
+    if (directive == "timestamp" && words.size() == 2)
+      payload.set_timestamp(unsigned_number(words[1], line));
+    else if (directive == "seq" && words.size() == 2)
+      payload.set_seq(unsigned_number(words[1], line));
+    else if (directive == "truncate" && words.size() == 2)
+      keep = static_cast<std::size_t>(unsigned_number(words[1], line));
+    else if (directive == "metric")
+      add_metric(payload, words, line);
+    else
+      fail(line, "unknown directive");
   }
   std::string bytes = replaced ? *replaced : payload.SerializeAsString();
   if (keep && *keep < bytes.size()) bytes.resize(*keep);
