@@ -26,9 +26,12 @@
 #include "drivers/lorawan/chirpstack_driver.hpp"
 #include "drivers/lorawan/things_stack_driver.hpp"
 #include "drivers/native/native_driver.hpp"
+#include "drivers/sparkplug/sparkplug_driver.hpp"
 #include "drivers/tasmota/tasmota_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
 #include "gateway/config/config.hpp"
+#include "tests/support/fixture_files.hpp"
+#include "tests/support/sparkplug_payload.hpp"
 
 namespace {
 
@@ -126,6 +129,17 @@ int main(int argc, char** argv) {
                                                        "  {pointer = \"/pressure~1hPa\", metric = \"pressure\", unit = \"hPa\"}]\n")),
                    {}, "sensors/tram-xa/telemetry",
                    R"({"ts":1795431900,"seq":101,"temp":80.6,"hum":78.5,"pm":{"pm2_5":"35.2","pm10":52},"batt_mv":3712,"rain_tips":3,"soil_raw":412,"data":[{"level":135}],"pressure/hPa":1008.2})"});
+  // Sparkplug B: an edge node's NDATA of 3 metrics by alias (tests/data/sparkplug/05_ndata_by_alias.txt),
+  // after its NBIRTH (02) defined the aliases; the fixtures' mapping (driver.toml).
+  {
+    const auto sparkplug_settings =
+        configured("sparkplug", test::fixture_driver_config(COMMUNEGW_SOURCE_DIR, "sparkplug"));
+    const auto [birth_topic, birth_text] = fixture("sparkplug/02_nbirth_node.txt");
+    const auto [data_topic, data_text] = fixture("sparkplug/05_ndata_by_alias.txt");
+    cases.push_back({"sparkplug", make_sparkplug_driver(sparkplug_settings),
+                     {{birth_topic, test::encode_sparkplug_fixture(birth_text)}}, data_topic,
+                     test::encode_sparkplug_fixture(data_text)});
+  }
   std::printf("%-12s %10s   (typical message, best of 5 rounds of %ld)\n", "driver", "ns/msg", iterations);
   const std::string only = argc > 2 ? argv[2] : "";
   for (auto& c : cases) {

@@ -53,7 +53,7 @@ if(CMAKE_CROSSCOMPILING)
   # every architecture). Keep it in step when a library is added; the
   # sysroot's dpkg database has no symbols files for dpkg-shlibdeps to read.
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libc6 (>= 2.34), libfmt9 (>= 9.1.0+ds1), libgcc-s1 (>= 3.0), \
-libpaho-mqtt1.3 (>= 1.3.0), libpaho-mqttpp3-1 (>= 1.2.0), libsimdjson14 (>= 2.0.1), libspdlog1.10-fmt9, \
+libpaho-mqtt1.3 (>= 1.3.0), libpaho-mqttpp3-1 (>= 1.2.0), libprotobuf-lite32 (>= 3.21.12), libsimdjson14 (>= 2.0.1), libspdlog1.10-fmt9, \
 libsqlite3-0 (>= 3.20.0), libssl3 (>= 3.0.0), libstdc++6 (>= 12), libtomlplusplus3 (>= 3.2.0), libzstd1 (>= 1.5.2)")
 else()
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

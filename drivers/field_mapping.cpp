@@ -95,14 +95,14 @@ std::string_view suffix_unit(std::string_view suffix) {
 
 constexpr int max_codec_depth = 8;  // how deep built-in names are looked for
 
+}  // namespace
+
 // ---- the field table declaration -------------------------------------------
 
 std::string check_metric_name(std::string_view name) {
   if (!find_metric(name)) return fmt::format("\"{}\" is not a canonical metric (see docs/metrics.md)", name);
   return {};
 }
-
-}  // namespace
 
 extern const std::array<driver_option, 7> field_table_members{
     driver_option{"pointer", driver_option_kind::text, "",

@@ -89,6 +89,8 @@ class field_mapping {
 extern const std::array<driver_option, 7> field_table_members;
 // Cross-key check of one field table: metric known, unit convertible, min < max.
 table_problem check_field_table(const driver_table& table);
+// A canonical metric's name (docs/metrics.md). "" when valid.
+std::string check_metric_name(std::string_view name);
 // RFC 6901 syntax: "" or "/…", '~' only as "~0" or "~1". "" when valid.
 std::string check_json_pointer(std::string_view pointer);
 

@@ -9,6 +9,7 @@
 #include "drivers/lorawan/chirpstack_driver.hpp"
 #include "drivers/lorawan/things_stack_driver.hpp"
 #include "drivers/native/native_driver.hpp"
+#include "drivers/sparkplug/sparkplug_driver.hpp"
 #include "drivers/tasmota/tasmota_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
 
@@ -26,6 +27,7 @@ const std::array drivers{
     epever_driver_descriptor,
     chirpstack_driver_descriptor,
     things_stack_driver_descriptor,
+    sparkplug_driver_descriptor,
     json_mapping_driver_descriptor,
 };
 

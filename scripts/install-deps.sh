@@ -18,6 +18,7 @@ packages=(
   libcli11-dev
   libsimdjson-dev
   libzstd-dev
+  libprotobuf-dev protobuf-compiler
   mosquitto mosquitto-clients
   util-linux e2fsprogs
   systemd dpkg-dev

@@ -48,8 +48,12 @@ target_packages=(
   libcli11-dev
   libsimdjson-dev
   libzstd-dev
+  libprotobuf-dev
   libopencv-dev
 )
+# protoc (protobuf-compiler) is not in the sysroot: the build machine's runs
+# at build time (scripts/install-deps.sh installs it) and must be the same
+# version as the target's libprotobuf-dev (both bookworm's 3.21).
 host_packages=("crossbuild-essential-$deb_arch" qemu-user-static mmdebstrap)
 
 sudo_cmd=()

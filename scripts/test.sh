@@ -47,10 +47,17 @@ if [[ "${1:-}" != "--fast" ]]; then
   cmake -S "$root" -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCOMMUNEGW_BUILD_FUZZ=ON -DCOMMUNEGW_BUILD_TESTS=OFF -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
   for target in native_driver_fuzz zigbee2mqtt_driver_fuzz tasmota_driver_fuzz esphome_driver_fuzz frigate_driver_fuzz \
-                epever_driver_fuzz chirpstack_driver_fuzz things_stack_driver_fuzz json_mapping_driver_fuzz; do
+                epever_driver_fuzz chirpstack_driver_fuzz things_stack_driver_fuzz json_mapping_driver_fuzz \
+                sparkplug_driver_fuzz; do
     if [[ $target == native_driver_fuzz ]]; then seconds=${FUZZ_SECONDS:-60}; else seconds=${FUZZ_SECONDS:-30}; fi
     ninja -C build-fuzz -j"$jobs" "$target"
     seeds="tests/data/${target%_driver_fuzz}"
+    if [[ $target == sparkplug_driver_fuzz ]]; then
+      # Sparkplug fixtures are text; the seeds are their protobuf bytes.
+      ninja -C build-fuzz -j"$jobs" sparkplug_fuzz_seeds
+      build-fuzz/tests/fuzz/sparkplug_fuzz_seeds build-fuzz/seeds/sparkplug >/dev/null
+      seeds=build-fuzz/seeds/sparkplug
+    fi
     mkdir -p "build-fuzz/corpus/$target"
     # A crash makes libFuzzer exit non-zero (and set -e stops the run); the
     # crashing input is written to build-fuzz/ for reproduction.

@@ -36,6 +36,8 @@ const std::vector<broker_account>& accounts() {
        "cầu nối bộ điều khiển năng lượng mặt trời EPEver",
        {"topic readwrite epever/#"}},
       {"frigate", "the Frigate camera NVR", "hệ thống camera Frigate", {"topic readwrite frigate/#"}},
+      // Edge nodes publish births, data and deaths and read commands and the host's STATE.
+      {"sparkplug", "Sparkplug B edge nodes", "nút biên Sparkplug B", {"topic readwrite spBv1.0/#"}},
   };
   return table;
 }

@@ -63,6 +63,8 @@ enum class reject_reason : std::uint8_t {
   unknown_value,     // an enum-like field with a value we do not know
   device_error,      // the device or its bridge marks the values invalid (EPEver CONNECTION != 0)
   codec_error,       // a LoRaWAN network server could not decode the device's payload
+  malformed_protobuf,  // a binary payload that is not the protobuf message its topic says (Sparkplug B)
+  unknown_alias,     // Sparkplug data naming a metric (alias) no birth certificate seen by this gateway defined
   count_             // keep last
 };
 inline constexpr std::size_t reject_reason_count = static_cast<std::size_t>(reject_reason::count_);

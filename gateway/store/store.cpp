@@ -495,16 +495,19 @@ write_outcome store::write(std::span<const received_message> batch) {
       continue;
     }
     std::int64_t flags = item.received.trusted ? flag_time_trusted : 0;
-    if (message.device_time_ms &&
-        (*message.device_time_ms < device_time_floor_ms ||
-         (item.received.trusted && *message.device_time_ms > item.received.wall_ms + device_time_ahead_ms))) {
-      flags |= flag_device_time_suspect;
-    }
     if (item.redelivered) flags |= flag_redelivered;
     if (item.retained) flags |= flag_retained;
     for (const auto* part : parts) {
       if (part->readings.empty() && part->events.empty()) continue;
-      if (const int rc = write_part(*part, item, topic, flags); rc != SQLITE_DONE) return fail(rc);
+      // Each part's own device time is judged: a Sparkplug message carries
+      // samples of several times (historical metrics), one part per time.
+      auto part_flags = flags;
+      if (part->device_time_ms &&
+          (*part->device_time_ms < device_time_floor_ms ||
+           (item.received.trusted && *part->device_time_ms > item.received.wall_ms + device_time_ahead_ms))) {
+        part_flags |= flag_device_time_suspect;
+      }
+      if (const int rc = write_part(*part, item, topic, part_flags); rc != SQLITE_DONE) return fail(rc);
     }
     remember(item, topic);
     ++outcome.stored;

@@ -12,6 +12,7 @@
 
 #include "tests/support/fixture_files.hpp"
 #include "tests/support/harness.hpp"
+#include "tests/support/sparkplug_payload.hpp"
 
 using namespace communegw::test;
 using namespace std::chrono_literals;
@@ -33,9 +34,11 @@ struct probe {
 // Starts broker and gateway, waits until the gateway listens (the probe's
 // availability shows up), publishes every fixture, waits until a final probe
 // report is stored (messages are handled in order), then checks the store.
+// `encode`: a binary format's fixture text to the bytes published (Sparkplug B).
 void run_fixtures_through_gateway(const std::string& driver_name, const std::string& driver_config, const probe& ready,
                                   const std::function<void(publisher&)>& before_gateway = {},
-                                  const std::function<void(const std::filesystem::path&)>& extra_checks = {}) {
+                                  const std::function<void(const std::filesystem::path&)>& extra_checks = {},
+                                  const std::function<std::string(std::string_view)>& encode = {}) {
   temp_dir dir;
   mosquitto_broker broker(dir / "broker");
   publisher pub(broker.uri());
@@ -65,7 +68,7 @@ void run_fixtures_through_gateway(const std::string& driver_name, const std::str
     // such a publisher): the unit tests cover those fixtures.
     if (std::any_of(fixture.topic.begin(), fixture.topic.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) continue;
     CAPTURE(fixture.name);
-    REQUIRE(pub.publish(fixture.topic, fixture.payload));
+    REQUIRE(pub.publish(fixture.topic, encode ? encode(fixture.payload) : fixture.payload));
     ++published;
     std::string device;
     for (const auto& line : fixture.expected) {
@@ -225,4 +228,34 @@ TEST_CASE("json_mapping fixtures through a real broker end up in the store - a 1
                               "'json/tram-xa' AND m.seq = 101 AND (m.flags & 2) = 0") == 1);
         CHECK(store_count(db, "SELECT count(*) FROM devices WHERE name = 'light/den-07' AND kind = 'streetlight'") == 1);
       });
+}
+
+TEST_CASE("sparkplug fixtures through a real broker - births, data by alias, a seq gap, deaths, then the store") {
+  run_fixtures_through_gateway(
+      "sparkplug", fixture_driver_config(COMMUNEGW_SOURCE_DIR, "sparkplug") + esphome_probe_config, esphome_probe, {},
+      [](const std::filesystem::path& db) {
+        const std::string node = "'sparkplug/xa-an-binh/tram-1'";
+        // 14 is 13 delivered again (the same bytes): stored once.
+        CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'sparkplug/xa-an-binh/tram-2' AND "
+                              "metric = 'pm2_5' AND value = 37") == 1);
+        // Two seq gaps (09 on NDATA, 10 on a device's DDATA), both the edge node's.
+        CHECK(store_count(db, "SELECT count(*) FROM events e JOIN devices d ON d.id = e.device WHERE d.name = " + node +
+                                  " AND e.kind = 'sparkplug_rebirth_needed' AND e.severity = 1") == 2);
+        CHECK(store_count(db, "SELECT json_extract(e.attributes, '$.missed') FROM events e JOIN devices d ON d.id = "
+                              "e.device WHERE d.name = " + node + " AND json_extract(e.attributes, '$.received') = 9") == 2);
+        // 08: two historical samples and the current one, each with its own device time.
+        CHECK(store_count(db, "SELECT count(DISTINCT device_ms) FROM readings WHERE device = " + node +
+                                  " AND metric = 'temperature' AND device_ms BETWEEN 1795403400000 AND 1795404000000") == 3);
+        // h13: a node clock in 1970 is stored and flagged (flags bit 2).
+        CHECK(store_count(db, "SELECT count(*) FROM messages m JOIN devices d ON d.id = m.device WHERE d.name = " + node +
+                                  " AND m.device_ms = 5000 AND (m.flags & 2) = 2") == 1);
+        // The stale NDEATH (17) changed nothing, the current one (19) took the soil station offline
+        // with the node, and the node's rebirth (22) brought it back alone.
+        CHECK(store_count(db, "SELECT count(*) FROM devices WHERE name = " + node + " AND availability = 'online'") == 1);
+        CHECK(store_count(db, "SELECT count(*) FROM devices WHERE name = 'sparkplug/xa-an-binh/tram-1/cam-bien-dat' "
+                              "AND availability = 'offline'") == 1);
+        CHECK(store_count(db, "SELECT count(*) FROM devices WHERE name = 'sparkplug-host/scada-huyen' AND "
+                              "availability = 'offline' AND kind = 'gateway'") == 1);
+      },
+      &encode_sparkplug_fixture);
 }

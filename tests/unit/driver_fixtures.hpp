@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -98,12 +99,16 @@ inline driver_settings fixture_settings(std::string_view driver_name) {
 }
 
 // Runs every fixture of `driver_name` through `instance`; returns the counts
-// of normal and hostile (name starting with 'h') fixtures.
-inline std::pair<int, int> check_driver_fixtures(std::string_view driver_name, driver& instance) {
+// of normal and hostile (name starting with 'h') fixtures. `encode` turns a
+// fixture's payload text into the bytes on the wire, for binary formats
+// (Sparkplug B) whose fixtures are written as text.
+inline std::pair<int, int> check_driver_fixtures(std::string_view driver_name, driver& instance,
+                                                 const std::function<std::string(std::string_view)>& encode = {}) {
   int normal = 0, hostile = 0;
   for (const auto& fixture : load_driver_fixtures(COMMUNEGW_SOURCE_DIR, driver_name)) {
-    const auto actual = describe_result(instance.decode(fixture.topic, fixture.payload));
     CAPTURE(fixture.name);
+    const auto payload = encode ? encode(fixture.payload) : fixture.payload;
+    const auto actual = describe_result(instance.decode(fixture.topic, payload));
     CHECK_MESSAGE(result_matches(actual, fixture.expected),
                   fixture.name << "\n  expected:" << joined(fixture.expected) << "\n  actual:" << joined(actual));
     (fixture.name.front() == 'h' ? hostile : normal)++;

@@ -86,6 +86,29 @@ TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readin
   CHECK(row.column_text(9) == "commune/c/env/e-1/telemetry");
 }
 
+TEST_CASE_FIXTURE(store_fixture, "each part of a message is judged by its own device time - a 1970 sample among good ones is flagged alone") {
+  store s(settings, "boot-a", now_ms);
+  // As the Sparkplug driver reports samples of several times: one part per time, same device.
+  decoded_message current;
+  current.device_id = "sparkplug/g/n";
+  current.device_time_ms = now_ms;
+  current.readings.push_back({find_metric("temperature"), 28});
+  decoded_message unset_clock = current;
+  unset_clock.device_time_ms = 5000;
+  unset_clock.readings[0].value = 27;
+  current.other_devices.push_back(std::move(unset_clock));
+  received_message m;
+  m.topic = "spBv1.0/g/NDATA/n";
+  m.received = {now_ms + 1000, 5000, true};
+  m.result = std::move(current);
+  m.identity = 42;
+  std::vector<received_message> batch{std::move(m)};
+  CHECK(s.write(batch).stored == 1);
+  CHECK(count(s, "SELECT count(*) FROM messages") == 2);
+  CHECK(count(s, "SELECT flags & 2 FROM messages WHERE device_ms = 5000") == 2);
+  CHECK(count(s, "SELECT flags & 2 FROM messages WHERE device_ms = " + std::to_string(now_ms)) == 0);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "redelivery never duplicates: by sequence number, else by device time per topic") {
   store s(settings, "boot-a", now_ms);
   const std::string with_seq = R"({"seq":7,"pm2_5":1})";
