@@ -384,9 +384,12 @@ bool store::is_repeat(const received_message& item, std::int64_t topic) const {
 void store::remember(const received_message& item, std::int64_t topic) {
   if (item.identity == 0) return;
   // Remembered now, so a copy later in the same batch is a duplicate too;
-  // forgotten again if the transaction fails.
-  recent_.insert(item.identity);
-  batch_identities_.push_back(item.identity);
+  // forgotten again if the transaction fails. An identity already known (an
+  // equal message without seq or time, stored before) stays as it was.
+  if (!recent_.contains(item.identity)) {
+    recent_.insert(item.identity);
+    batch_identities_.push_back(item.identity);
+  }
   auto [it, added] = topic_last_identity_.try_emplace(topic, item.identity);
   batch_topic_undo_.emplace_back(topic, added ? 0 : it->second);
   it->second = item.identity;

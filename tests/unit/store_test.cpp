@@ -154,6 +154,26 @@ TEST_CASE_FIXTURE(store_fixture, "a message without sequence number or time: equ
   CHECK(count(s, "SELECT count(*) FROM messages") == 3);
 }
 
+TEST_CASE_FIXTURE(store_fixture, "a failed batch does not forget the identity of an equal message stored before it") {
+  store s(settings, "boot-a", now_ms);
+  const std::string topic = "commune/c/env/e-1/telemetry";
+  const std::string bare = R"({"pm2_5":3})";
+  std::vector<received_message> first{message(topic, bare)};
+  REQUIRE(s.write(first).stored == 1);
+  // The next batch holds an equal reading and fails (a trigger stands in for a full disk).
+  s.database().exec("CREATE TEMP TRIGGER fail_seq_99 BEFORE INSERT ON messages WHEN NEW.seq = 99 "
+                    "BEGIN SELECT RAISE(ABORT, 'no room'); END");
+  std::vector<received_message> failing{message(topic, bare), message(topic, R"({"seq":99,"pm2_5":1})")};
+  CHECK(s.write(failing).status == write_status::failed);
+  s.database().exec("DROP TRIGGER fail_seq_99");
+  // A redelivery of the first message is still recognised.
+  auto again = message(topic, bare);
+  again.redelivered = true;
+  std::vector<received_message> redelivery{again};
+  CHECK(s.write(redelivery).duplicates == 1);
+  CHECK(count(s, "SELECT count(*) FROM messages") == 1);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "the broker's retained copy of a topic's newest message is a repeat however long ago it was stored") {
   settings.dedupe_window = 4;  // the in-memory window rolls after 4 messages
   const std::string lamp = "commune/c/env/e-lamp/telemetry";
