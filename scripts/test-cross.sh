@@ -61,7 +61,8 @@ finish prepare
 
 begin "configure + build: $build (sysroot $sysroot)"
 cmake --no-warn-unused-cli -S "$root" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCOMMUNEGW_SYSROOT="$sysroot" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
+# -g1 (line tables): backtraces under qemu need no more, and the package is stripped anyway.
 if $unit_only; then
   # Only what the unit tests need: no CLI, simulator or integration tests.
   ninja -C "$build" -j"$jobs" communegw_unit_tests
