@@ -88,20 +88,25 @@ constexpr std::array event_names{
     event_name{"power_restored", "power_restored", severity::info, false},
 };
 
-bool metric_allowed(device_kind kind, std::string_view metric) {
-  static constexpr std::array<std::string_view, 9> streetlight{
-      "lamp_on", "dim_level", "battery_voltage", "battery_soc", "pv_voltage", "pv_current", "pv_power", "load_power",
-      "controller_temperature"};
-  static constexpr std::array<std::string_view, 7> environment{
-      "pm2_5", "pm10", "temperature", "humidity", "noise_level", "rainfall", "water_level"};
-  const auto contains = [&](const auto& list) {
-    for (const auto name : list) {
-      if (name == metric) return true;
-    }
-    return false;
-  };
+template <std::size_t n>
+std::array<const metric_info*, n> metric_list(const std::string_view (&names)[n]) {
+  std::array<const metric_info*, n> list{};
+  for (std::size_t i = 0; i < n; ++i) list[i] = find_metric(names[i]);  // every name is in the catalogue (unit test)
+  return list;
+}
+
+// The metrics each class may report, as catalogue entries: a message's keys
+// are looked up once (find_metric) and then compared as pointers.
+bool metric_allowed(device_kind kind, const metric_info* metric) {
+  static const auto streetlight = metric_list({"lamp_on", "dim_level", "battery_voltage", "battery_soc", "pv_voltage",
+                                               "pv_current", "pv_power", "load_power", "controller_temperature"});
+  static const auto environment =
+      metric_list({"pm2_5", "pm10", "temperature", "humidity", "noise_level", "rainfall", "water_level"});
+  const auto contains = [&](const auto& list) { return std::find(list.begin(), list.end(), metric) != list.end(); };
   return kind == device_kind::streetlight ? contains(streetlight) : kind == device_kind::environment && contains(environment);
 }
+
+constexpr std::size_t max_readings_per_message = 9;  // a streetlight status with every metric
 
 class native_driver final : public driver {
  public:
@@ -156,6 +161,8 @@ decode_result native_driver::decode_object(const native_topic& where, simdjson::
   decoded_message out;
   out.device_id = std::string(where.device);
   out.kind = where.kind;
+  // One allocation for a whole status or telemetry message, not four as the vector grows.
+  if (where.type != message_type::event) out.readings.reserve(max_readings_per_message);
 
   event ev;  // used by "event" messages
   std::string_view event_wire;
@@ -267,8 +274,8 @@ decode_result native_driver::decode_object(const native_topic& where, simdjson::
 }
 
 void native_driver::decode_metric(decoded_message& out, std::string_view key, simdjson::ondemand::value value) {
-  if (!metric_allowed(out.kind, key)) return;  // unknown keys are ignored (forward compatibility)
   const metric_info* metric = find_metric(key);
+  if (!metric || !metric_allowed(out.kind, metric)) return;  // unknown keys are ignored (forward compatibility)
   const auto number = metric->unit == "bool" ? json_field::read_switch(value) : json_field::read_number(value);
   switch (number.state) {
     case json_field::status::unknown: return;  // absent/null/"nan": unknown, never 0

@@ -1,5 +1,10 @@
 #include "gateway/model/json_text.hpp"
 
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 namespace communegw {
@@ -20,6 +25,53 @@ void append_json_string(std::string& out, std::string_view text) {
     }
   }
   out += '"';
+}
+
+namespace {
+
+// Sensor values mostly have at most three decimals (27.25 °C, 1.35 m, 81 %).
+// For those, value = k / 1000 with k an integer, written without a general
+// shortest-form search: a fifth of the instructions of fmt's (Dragonbox),
+// measured at ~590 per reading on the store's hot path.
+// Exactness: k / 1000.0 is the correctly rounded value of the decimal k/1000
+// (k and 1000 are exact doubles), which is what a reader parsing that decimal
+// gets; so if it equals `value`, the text reads back exactly. Below 1e12 the
+// doubles are closer together than 0.0005, so no shorter decimal on the
+// 0.001 grid maps to the same double: the text is also the shortest, and in
+// this range fmt writes it in plain (not exponent) form too.
+bool append_three_decimals(std::string& out, double value) {
+  const double scaled = value * 1000.0;
+  if (!(std::fabs(scaled) < 1e15)) return false;  // also NaN and infinity
+  const auto k = static_cast<std::int64_t>(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
+  if (static_cast<double>(k) / 1000.0 != value) return false;
+  if (k == 0) {
+    if (std::signbit(value)) return false;  // -0: fmt writes "-0"
+    out += '0';
+    return true;
+  }
+  const std::uint64_t magnitude = k < 0 ? static_cast<std::uint64_t>(-k) : static_cast<std::uint64_t>(k);
+  char text[24];
+  char* end = text;
+  if (k < 0) *end++ = '-';
+  end = std::to_chars(end, text + sizeof text, magnitude / 1000).ptr;
+  if (auto fraction = static_cast<unsigned>(magnitude % 1000); fraction != 0) {
+    char digits[3] = {static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
+                      static_cast<char>('0' + fraction % 10)};
+    int count = 3;
+    while (digits[count - 1] == '0') --count;
+    *end++ = '.';
+    for (int i = 0; i < count; ++i) *end++ = digits[i];
+  }
+  out.append(text, end);
+  return true;
+}
+
+}  // namespace
+
+void append_json_number(std::string& out, double value) {
+  if (append_three_decimals(out, value)) return;
+  char text[32];  // the shortest round-trip form of a double is at most 24 characters
+  out.append(text, fmt::format_to(text, FMT_COMPILE("{}"), value));
 }
 
 }  // namespace communegw

@@ -9,4 +9,9 @@ namespace communegw {
 // Appends text as a JSON string literal, escaping what JSON requires.
 void append_json_string(std::string& out, std::string_view text);
 
+// Appends a finite double as a JSON number: the shortest text that reads back
+// as the same double (what fmt's "{}" writes). Not for NaN or infinity, which
+// JSON cannot hold (validated readings are finite).
+void append_json_number(std::string& out, double value);
+
 }  // namespace communegw

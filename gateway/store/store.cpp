@@ -8,7 +8,7 @@
 #include <system_error>
 #include <unordered_set>
 
-#include <fmt/compile.h>
+#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -470,7 +470,8 @@ write_outcome store::write(std::span<const received_message> batch) {
     }
     const auto& message = std::get<decoded_message>(item.result);
     // The message itself and the other devices it reports for (see decoded_message).
-    std::vector<const decoded_message*> parts{&message};
+    // Inline for the usual one or few parts: a heap vector here was a malloc and free per message.
+    boost::container::small_vector<const decoded_message*, 4> parts{&message};
     for (const auto& other : message.other_devices) parts.push_back(&other);
     bool has_records = false;
     for (const auto* part : parts) {
@@ -566,15 +567,14 @@ int store::write_part(const decoded_message& part, const received_message& item,
   const auto device = device_id(part, item.received.wall_ms);
   if (device < 0) return static_cast<int>(-device);
   heard_from(device, item);
-  // Hot path: built by hand; FMT_COMPILE formats the double (shortest
-  // round-trip form) without parsing a format string per reading.
+  // Hot path: built by hand, numbers in their shortest round-trip form.
   readings_json_.assign(1, '{');
   for (const auto& r : part.readings) {
     if (readings_json_.size() > 1) readings_json_ += ',';
     readings_json_ += '"';
     readings_json_ += r.metric->name;
     readings_json_ += "\":";
-    fmt::format_to(std::back_inserter(readings_json_), FMT_COMPILE("{}"), r.value);
+    append_json_number(readings_json_, r.value);
   }
   readings_json_ += '}';
 
@@ -588,9 +588,9 @@ int store::write_part(const decoded_message& part, const received_message& item,
       .bind(8, flags);
   if (item.identity != 0) insert_message_.bind(9, static_cast<std::int64_t>(item.identity));
   else insert_message_.bind_null(9);
-  insert_message_.bind(10, std::string_view(readings_json_));
+  insert_message_.bind_borrowed(10, readings_json_);
   const int rc = insert_message_.step();
-  insert_message_.reset();
+  insert_message_.reset();  // before readings_json_ changes
   if (rc != SQLITE_DONE) return rc;
   const auto message_row = db_.last_insert_rowid();
   ++deltas_.stored_messages;

@@ -1,7 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
+#include <string>
+
 #include "drivers/device_name.hpp"
 #include "drivers/units.hpp"
+#include "gateway/model/metric_catalogue.hpp"
 
 using namespace communegw;
 
@@ -54,4 +59,25 @@ TEST_CASE("device ids from topics are trimmed, bounded on a character boundary a
   CHECK_FALSE(normalise_device_id("z/", "bad\x01name"));
   CHECK_FALSE(normalise_device_id("z/", "wild+card"));
   CHECK_FALSE(normalise_device_id("z/", std::string("\xc3\x28", 2)));  // invalid UTF-8
+}
+
+TEST_CASE("find_metric finds every catalogue entry by its own name, and nothing else") {
+  for (const auto& metric : metric_catalogue()) {
+    CAPTURE(metric.name);
+    CHECK(find_metric(metric.name) == &metric);
+    // Prefixes, extensions and other cases are other names: found only if the
+    // catalogue has them (pm1 is a prefix of pm10).
+    auto upper = std::string(metric.name);
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (const std::string& other : {std::string(metric.name.substr(0, metric.name.size() - 1)), std::string(metric.name) + "_", upper}) {
+      CAPTURE(other);
+      const bool listed = std::any_of(metric_catalogue().begin(), metric_catalogue().end(),
+                                      [&](const metric_info& m) { return m.name == other; });
+      const auto* found = find_metric(other);
+      CHECK((found != nullptr) == listed);
+      if (found) CHECK(found->name == other);
+    }
+  }
+  CHECK(find_metric("") == nullptr);
+  CHECK(find_metric(std::string_view("pm2_5\0", 6)) == nullptr);
 }
