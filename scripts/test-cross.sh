@@ -14,8 +14,9 @@
 #      tests/deploy/debian_package_test.sh, then left in build-cross-<arch>/.
 # Prints how long each phase took.
 #
-# Usage: scripts/test-cross.sh <aarch64|armhf> [--unit-only]
-# JOBS sets the build parallelism (default 2).
+# Usage: scripts/test-cross.sh <aarch64|armhf> [--unit-only] [--build-only|--test-only]
+# JOBS sets the build parallelism (default 2). --build-only stops after step 2,
+# --test-only starts at step 3 (CI builds while other tests run, then tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -26,19 +27,24 @@ case "$arch" in
   aarch64) toolchain=toolchains/aarch64-linux-gnu.cmake ;;
   armhf) toolchain=toolchains/arm-linux-gnueabihf.cmake ;;
   *)
-    echo "usage: $0 <aarch64|armhf> [--unit-only]" >&2
+    echo "usage: $0 <aarch64|armhf> [--unit-only] [--build-only|--test-only]" >&2
     exit 2
     ;;
 esac
 unit_only=false
-case "${2:-}" in
-  "") ;;
-  --unit-only) unit_only=true ;;
-  *)
-    echo "usage: $0 <aarch64|armhf> [--unit-only]" >&2
-    exit 2
-    ;;
-esac
+do_build=true
+do_test=true
+for option in "${@:2}"; do
+  case "$option" in
+    --unit-only) unit_only=true ;;
+    --build-only) do_test=false ;;
+    --test-only) do_build=false ;;
+    *)
+      echo "usage: $0 <aarch64|armhf> [--unit-only] [--build-only|--test-only]" >&2
+      exit 2
+      ;;
+  esac
+done
 build=build-cross-$arch
 
 phases=()
@@ -54,22 +60,25 @@ summary() {
 }
 trap summary EXIT
 
-begin "prepare ($arch)"
-scripts/install-deps.sh
-sysroot=$(scripts/prepare-cross.sh "$arch" | tail -n1)
-finish prepare
+if $do_build; then
+  begin "prepare ($arch)"
+  scripts/install-deps.sh
+  sysroot=$(scripts/prepare-cross.sh "$arch" | tail -n1)
+  finish prepare
 
-begin "configure + build: $build (sysroot $sysroot)"
-cmake --no-warn-unused-cli -S "$root" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCOMMUNEGW_SYSROOT="$sysroot" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
-# -g1 (line tables): backtraces under qemu need no more, and the package is stripped anyway.
-if $unit_only; then
-  # Only what the unit tests need: no CLI, simulator or integration tests.
-  ninja -C "$build" -j"$jobs" communegw_unit_tests
-else
-  ninja -C "$build" -j"$jobs"
+  begin "configure + build: $build (sysroot $sysroot)"
+  cmake --no-warn-unused-cli -S "$root" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCOMMUNEGW_SYSROOT="$sysroot" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCOMMUNEGW_BUILD_BENCH=OFF >/dev/null
+  # -g1 (line tables): backtraces under qemu need no more, and the package is stripped anyway.
+  if $unit_only; then
+    # Only what the unit tests need: no CLI, simulator or integration tests.
+    ninja -C "$build" -j"$jobs" communegw_unit_tests
+  else
+    ninja -C "$build" -j"$jobs"
+  fi
+  finish build
 fi
-finish build
+$do_test || exit 0
 
 begin "unit tests under qemu"
 ctest --test-dir "$build" --output-on-failure -R '^unit:'
