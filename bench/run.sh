@@ -9,7 +9,8 @@
 #
 # Knobs (environment): BENCH_N (200000), BENCH_N_PYTHON (20000),
 # BENCH_N_CALLGRIND (20000), BENCH_KILL_RATE (2000 msg/s), BENCH_KILL_SECONDS (30),
-# BENCH_KILLS (5), BENCH_PAYLOAD (200 bytes), BENCH_JOBS (1: build jobs),
+# BENCH_KILLS (5), BENCH_PAYLOAD (200 bytes), BENCH_ROUNDS (3: rounds of a and b),
+# BENCH_JOBS (1: build jobs),
 # BENCH_BUILD_DIR, BENCH_OUT, BENCH_SKIP (space-separated: a b c d f).
 set -Eeuo pipefail
 
@@ -23,6 +24,7 @@ kill_rate=${BENCH_KILL_RATE:-2000}
 kill_seconds=${BENCH_KILL_SECONDS:-30}
 kills=${BENCH_KILLS:-5}
 payload=${BENCH_PAYLOAD:-200}
+rounds=${BENCH_ROUNDS:-3}
 skip=" ${BENCH_SKIP:-} "
 stations=100  # devices the benchmark traffic comes from (distinct device, seq pairs)
 out=${BENCH_OUT:-$build/bench-results/$(date +%Y%m%dT%H%M%S)}
@@ -131,29 +133,34 @@ callgrind_total() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | h
 
 declare -A r  # results
 
-# ---- (a) raw Paho C++ subscriber ---------------------------------------------------
-if ! skipped a; then
-  say "(a) raw subscriber: $n messages queued while it is offline, then drained"
-  mkdir -p "$out/a"
-  "$raw_bin" --broker "$broker" --client-id communegw-bench-a --topic "commune/bench-a/+/+/+" --subscribe-only >"$out/a/prime.log"
-  publish bench-a "$n" "$out/a/published.json"
+# ---- (a) raw Paho C++ subscriber and (b) the gateway, in alternating rounds ----------
+# measure_a <tag>, measure_b <tag>: one drain each; results r[<key><tag>].
+# Rates on this shared VM move by up to 20 % between runs, so (a) and (b)
+# alternate for BENCH_ROUNDS rounds and the ratio is reported per round and
+# as the median. The first round (tag "") also gives RSS and the disk figures.
+measure_a() {
+  local tag=$1 dir=$out/a$1 client=communegw-bench-a$1 topic="commune/bench-a$1/+/+/+" t0 t1
+  say "(a$tag) raw subscriber: $n messages queued while it is offline, then drained"
+  mkdir -p "$dir"
+  "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" --subscribe-only >"$dir/prime.log"
+  publish "bench-a$tag" "$n" "$dir/published.json"
   t0=$(now)
-  "$raw_bin" --broker "$broker" --client-id communegw-bench-a --topic "commune/bench-a/+/+/+" --count "$n" >"$out/a/run.log" 2>&1 ||
-    die "raw subscriber failed (see $out/a/run.log)"
+  "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" --count "$n" >"$dir/run.log" 2>&1 ||
+    die "raw subscriber failed (see $dir/run.log)"
   t1=$(now)
-  r[a_s]=$(calc %.3f "$t1 - $t0")
-  r[a_rate]=$(calc %.0f "$n / ($t1 - $t0)")
-fi
+  r[a_s$tag]=$(calc %.3f "$t1 - $t0")
+  r[a_rate$tag]=$(calc %.0f "$n / ($t1 - $t0)")
+}
 
-# ---- (b) the gateway --------------------------------------------------------------
-if ! skipped b; then
-  say "(b) communegw run: $n messages queued while it is offline, then decoded and committed"
-  gateway_config "$out/b" communegw-bench-b bench-b
-  prime_gateway "$out/b"
-  publish bench-b "$n" "$out/b/published.json"
-  payload_bytes=$(json_number "$out/b/published.json" payload_bytes)
+measure_b() {
+  local tag=$1 dir=$out/b$1 t0 t1 time_pid gw_pid payload_bytes
+  say "(b$tag) communegw run: $n messages queued while it is offline, then decoded and committed"
+  gateway_config "$dir" "communegw-bench-b$tag" "bench-b$tag"
+  prime_gateway "$dir"
+  publish "bench-b$tag" "$n" "$dir/published.json"
+  payload_bytes=$(json_number "$dir/published.json" payload_bytes)
   t0=$(now)
-  (cd "$out/b" && exec /usr/bin/time -v -o "$out/b/time.txt" "$gateway_bin" -c communegw.toml run >"$out/b/run.log" 2>&1) &
+  (cd "$dir" && exec /usr/bin/time -v -o "$dir/time.txt" "$gateway_bin" -c communegw.toml run >"$dir/run.log" 2>&1) &
   time_pid=$!
   started_pids+=("$time_pid")
   gw_pid=""
@@ -164,24 +171,47 @@ if ! skipped b; then
   done
   [[ -n "$gw_pid" ]] || die "cannot find the gateway's process under /usr/bin/time"
   started_pids+=("$gw_pid")
-  wait_stored "$out/b/gateway.db" "$n" 1800 || die "the gateway did not store $n messages within 30 min (see $out/b/run.log)"
+  wait_stored "$dir/gateway.db" "$n" 1800 || die "the gateway did not store $n messages within 30 min (see $dir/run.log)"
   t1=$(now)
-  r[b_s]=$(calc %.3f "$t1 - $t0")
-  r[b_rate]=$(calc %.0f "$n / ($t1 - $t0)")
-  cp "/proc/$gw_pid/io" "$out/b/proc-io.txt"
-  cp "/proc/$gw_pid/status" "$out/b/proc-status.txt"
+  r[b_s$tag]=$(calc %.3f "$t1 - $t0")
+  r[b_rate$tag]=$(calc %.0f "$n / ($t1 - $t0)")
+  cp "/proc/$gw_pid/io" "$dir/proc-io.txt"
+  cp "/proc/$gw_pid/status" "$dir/proc-status.txt"
   kill -TERM "$gw_pid"
-  wait "$time_pid" || say "warning: the gateway exited non-zero (see $out/b/run.log)"
-  r[b_hwm_kib]=$(awk '/^VmHWM:/ {print $2}' "$out/b/proc-status.txt")
-  r[b_maxrss_kib]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/b/time.txt")
-  r[b_write_bytes]=$(awk '/^write_bytes:/ {print $2}' "$out/b/proc-io.txt")
-  r[b_wchar]=$(awk '/^wchar:/ {print $2}' "$out/b/proc-io.txt")
-  r[b_total_write_bytes]=$(awk -F': ' '/File system outputs/ {print $2 * 512}' "$out/b/time.txt")
-  r[payload_bytes]=$payload_bytes
-  r[e_ratio]=$(calc %.2f "${r[b_write_bytes]} / $payload_bytes")
-  r[e_ratio_total]=$(calc %.2f "${r[b_total_write_bytes]} / $payload_bytes")
-  r[e_wchar_ratio]=$(calc %.2f "${r[b_wchar]} / $payload_bytes")
-  r[b_db_bytes]=$(stat -c %s "$out/b/gateway.db")
+  wait "$time_pid" || say "warning: the gateway exited non-zero (see $dir/run.log)"
+  r[b_commits$tag]=$(sed -n 's/.*stopped: .* in \([0-9]*\) commits.*/\1/p' "$dir/run.log")
+  r[b_hwm_kib$tag]=$(awk '/^VmHWM:/ {print $2}' "$dir/proc-status.txt")
+  r[b_maxrss_kib$tag]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/time.txt")
+  r[b_write_bytes$tag]=$(awk '/^write_bytes:/ {print $2}' "$dir/proc-io.txt")
+  r[b_wchar$tag]=$(awk '/^wchar:/ {print $2}' "$dir/proc-io.txt")
+  r[b_total_write_bytes$tag]=$(awk -F': ' '/File system outputs/ {print $2 * 512}' "$dir/time.txt")
+  r[payload_bytes$tag]=$payload_bytes
+  r[e_ratio$tag]=$(calc %.2f "${r[b_write_bytes$tag]} / $payload_bytes")
+  r[e_ratio_total$tag]=$(calc %.2f "${r[b_total_write_bytes$tag]} / $payload_bytes")
+  r[e_wchar_ratio$tag]=$(calc %.2f "${r[b_wchar$tag]} / $payload_bytes")
+  r[b_db_bytes$tag]=$(stat -c %s "$dir/gateway.db")
+}
+
+round_tags=("")
+for ((round = 2; round <= rounds; round++)); do round_tags+=("-$round"); done
+for tag in "${round_tags[@]}"; do
+  skipped a || measure_a "$tag"
+  skipped b || measure_b "$tag"
+done
+# median <values...>
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+if ! skipped b; then
+  b_rates=()
+  for tag in "${round_tags[@]}"; do b_rates+=("${r[b_rate$tag]}"); done
+  r[b_rate_median]=$(median "${b_rates[@]}")
+fi
+if ! skipped a && ! skipped b; then
+  ratios=()
+  for tag in "${round_tags[@]}"; do
+    r[ba$tag]=$(calc %.3f "${r[b_rate$tag]} / ${r[a_rate$tag]}")
+    ratios+=("${r[ba$tag]}")
+  done
+  r[ba_median]=$(calc %.3f "$(median "${ratios[@]}")")
 fi
 
 # ---- (c) naive Python subscriber -----------------------------------------------------
@@ -304,16 +334,26 @@ verdict() { # verdict <value> <target>: lower is better
   echo "$payload-byte env telemetry (7 metrics), QoS 1, queued at mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version \([0-9.]*\).*/\1/p') while the subscriber was offline, then drained"
   echo
   printf '%-44s %12s %10s %9s\n' "subscriber" "msg/s" "seconds" "messages"
-  skipped a || printf '%-44s %12s %10s %9s\n' "(a) raw Paho C++ subscriber (counts only)" "${r[a_rate]}" "${r[a_s]}" "$n"
-  skipped b || printf '%-44s %12s %10s %9s\n' "(b) communegw run (decode + durable commit)" "${r[b_rate]}" "${r[b_s]}" "$n"
+  for tag in "${round_tags[@]}"; do
+    label=${tag:+, round ${tag#-}}
+    skipped a || printf '%-44s %12s %10s %9s\n' "(a) raw Paho C++ subscriber (counts only)$label" "${r[a_rate$tag]}" "${r[a_s$tag]}" "$n"
+    skipped b || printf '%-44s %12s %10s %9s\n' "(b) communegw run (decode + durable commit)$label" "${r[b_rate$tag]}" "${r[b_s$tag]}" "$n"
+  done
   if ! skipped c; then
     note=""
     ((n_python < n)) && note=" (smaller N: the rate is what is compared)"
     printf '%-44s %12s %10s %9s%s\n' "(c) naive Python (paho + sqlite3)" "${r[c_rate]}" "${r[c_s]}" "$n_python" "$note"
   fi
   echo
-  if ! skipped a && ! skipped b; then printf '%-44s %12s\n' "b/a (gateway vs raw floor)" "$(calc %.3f "${r[b_rate]} / ${r[a_rate]}")"; fi
-  if ! skipped c && ! skipped b; then printf '%-44s %12s\n' "b/c (gateway vs naive Python)" "$(calc %.1f "${r[b_rate]} / ${r[c_rate]}")"; fi
+  if ! skipped a && ! skipped b; then
+    per_round=""
+    for tag in "${round_tags[@]}"; do per_round+=" ${r[ba$tag]}"; done
+    printf '%-44s %12s   per round:%s\n' "b/a (gateway vs raw floor), median" "${r[ba_median]}" "$per_round"
+  fi
+  if ! skipped c && ! skipped b; then
+    printf '%-44s %12s\n' "b/c (median gateway rate vs naive Python)" "$(calc %.1f "${r[b_rate_median]} / ${r[c_rate]}")"
+  fi
+  if ! skipped b; then printf '%-44s %12s\n' "gateway commits for $n messages (round 1)" "${r[b_commits]}"; fi
   if ! skipped b; then
     printf '%-44s %12s\n' "gateway peak RSS, MiB (time -v / VmHWM)" "$(calc %.1f "${r[b_maxrss_kib]} / 1024") / $(calc %.1f "${r[b_hwm_kib]} / 1024")"
   fi
@@ -327,8 +367,10 @@ verdict() { # verdict <value> <target>: lower is better
   fi
   if ! skipped b; then
     echo
-    printf '%-44s %12s   target <= %s: %s\n' "(e) disk bytes written per payload byte" "${r[e_ratio]}" "$target_disk_ratio" \
-      "$(verdict "${r[e_ratio]}" "$target_disk_ratio")"
+    per_round=""
+    for tag in "${round_tags[@]}"; do per_round+=" ${r[e_ratio$tag]}"; done
+    printf '%-44s %12s   target <= %s: %s   (per round:%s)\n' "(e) disk bytes written per payload byte" "${r[e_ratio]}" \
+      "$target_disk_ratio" "$(verdict "${r[e_ratio]}" "$target_disk_ratio")" "$per_round"
     printf '%-44s %12s\n' "    write_bytes at end of ingest, MB" "$(calc %.1f "${r[b_write_bytes]} / 1e6")"
     printf '%-44s %12s\n' "    same, including shutdown (time -v), MB" "$(calc %.1f "${r[b_total_write_bytes]} / 1e6")"
     printf '%-44s %12s\n' "    write() bytes (wchar) per payload byte" "${r[e_wchar_ratio]}"

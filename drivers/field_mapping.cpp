@@ -169,7 +169,9 @@ std::string check_json_pointer(std::string_view pointer) {
   return {};
 }
 
-table_problem check_field_table(const driver_table& table) {
+table_problem check_field_table(const driver_table& table) { return check_conversion_table(table, true); }
+
+table_problem check_conversion_table(const driver_table& table, bool unit_required) {
   const auto* metric = find_metric(table.texts.at("metric"));
   const auto unit = table.texts.count("unit") ? std::string_view(table.texts.at("unit")) : std::string_view{};
   if (metric->unit == "bool") {
@@ -178,11 +180,11 @@ table_problem check_field_table(const driver_table& table) {
       return {"scale", fmt::format("{} is on/off: scale and offset do not apply", metric->name)};
     }
   } else {
-    if (unit.empty()) {
+    if (unit.empty() && unit_required) {
       return {"metric", fmt::format("the unit the device sends {} in is required (the metric's unit is {})", metric->name,
                                     metric->unit)};
     }
-    if (!to_canonical_unit(*metric, unit, 0.0)) {
+    if (!unit.empty() && !to_canonical_unit(*metric, unit, 0.0)) {
       return {"unit", fmt::format("\"{}\" cannot be converted to {} ({})", unit, metric->unit, metric->name)};
     }
   }

@@ -89,6 +89,10 @@ class field_mapping {
 extern const std::array<driver_option, 7> field_table_members;
 // Cross-key check of one field table: metric known, unit convertible, min < max.
 table_problem check_field_table(const driver_table& table);
+// The same checks for any table with metric, unit, scale, offset, min and max
+// (Sparkplug's mappings too). unit_required: a number needs a configured
+// unit (false where the device may name it, as Sparkplug's engUnit does).
+table_problem check_conversion_table(const driver_table& table, bool unit_required);
 // A canonical metric's name (docs/metrics.md). "" when valid.
 std::string check_metric_name(std::string_view name);
 // RFC 6901 syntax: "" or "/…", '~' only as "~0" or "~1". "" when valid.

@@ -53,26 +53,8 @@ std::string check_sparkplug_metric_name(std::string_view name) {
   return {};
 }
 
-table_problem check_mapping_table(const driver_table& table) {
-  const auto* metric = find_metric(table.texts.at("metric"));
-  const auto unit_it = table.texts.find("unit");
-  const auto unit = unit_it == table.texts.end() ? std::string_view{} : std::string_view(unit_it->second);
-  if (metric->unit == "bool") {
-    if (!unit.empty() && unit != "bool") return {"unit", fmt::format("{} is on/off: leave out the unit", metric->name)};
-    if (table.numbers.at("scale") != 1.0 || table.numbers.at("offset") != 0.0) {
-      return {"scale", fmt::format("{} is on/off: scale and offset do not apply", metric->name)};
-    }
-  } else if (!unit.empty() && !to_canonical_unit(*metric, unit, 0.0)) {
-    return {"unit", fmt::format("\"{}\" cannot be converted to {} ({})", unit, metric->unit, metric->name)};
-  }
-  if (table.numbers.at("scale") == 0.0) return {"scale", "a scale of 0 makes every value 0"};
-  const auto min = table.numbers.find("min");
-  const auto max = table.numbers.find("max");
-  if (min != table.numbers.end() && max != table.numbers.end() && !(min->second < max->second)) {
-    return {"max", fmt::format("{} is not above min ({})", max->second, min->second)};
-  }
-  return {};
-}
+// The unit may come from the metric's engUnit at birth, so it is optional here.
+table_problem check_mapping_table(const driver_table& table) { return check_conversion_table(table, false); }
 
 const std::array<driver_option, 7> mapping_members{
     driver_option{"name",

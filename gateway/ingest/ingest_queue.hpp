@@ -22,7 +22,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -44,7 +43,7 @@ class ingest_queue {
     // while it gathers or writes it takes the rest without being told. A wake
     // per message cost a futex call here and a context switch on the other
     // core for each of tens of thousands of messages a second.
-    const bool was_empty = items_.empty();
+    const bool was_empty = empty();
     items_.push_back({ticket, std::move(message)});
     if (was_empty) not_empty_.notify_one();
     committed_cv_.wait(lock, [&] { return abandoned_ || committed_ticket_ + max_uncommitted_ >= ticket; });
@@ -57,14 +56,23 @@ class ingest_queue {
   std::uint64_t pop_batch(std::vector<received_message>& out, std::size_t max, std::chrono::milliseconds wait,
                           bool& closed) {
     std::unique_lock lock(mutex_);
-    not_empty_.wait_for(lock, wait, [&] { return closed_ || !items_.empty(); });
+    not_empty_.wait_for(lock, wait, [&] { return closed_ || !empty(); });
     std::uint64_t last = 0;
-    for (std::size_t i = 0; i < max && !items_.empty(); ++i) {
-      out.push_back(std::move(items_.front().message));
-      last = items_.front().ticket;
-      items_.pop_front();
+    for (std::size_t i = 0; i < max && !empty(); ++i, ++head_) {
+      out.push_back(std::move(items_[head_].message));
+      last = items_[head_].ticket;
     }
-    closed = closed_ && items_.empty();
+    if (empty()) {
+      // Keeps the capacity (no allocation per message) unless a large
+      // max_uncommitted let a backlog grow it beyond the usual few thousand.
+      if (items_.capacity() > max_kept_capacity) items_ = {};
+      items_.clear();
+      head_ = 0;
+    } else if (head_ > items_.size() / 2) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    closed = closed_ && empty();
     return last;
   }
 
@@ -102,7 +110,7 @@ class ingest_queue {
 
   std::size_t size() const {
     std::lock_guard lock(mutex_);
-    return items_.size();
+    return items_.size() - head_;
   }
   std::uint64_t uncommitted() const {
     std::lock_guard lock(mutex_);
@@ -114,11 +122,16 @@ class ingest_queue {
     std::uint64_t ticket;
     received_message message;
   };
+  static constexpr std::size_t max_kept_capacity = 4096;
   const std::uint64_t max_uncommitted_;
   mutable std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable committed_cv_;
-  std::deque<entry> items_;
+  // Waiting messages are items_[head_…]. Not a std::deque: a 312-byte message
+  // gets a deque node of its own, a malloc and a free per message.
+  bool empty() const { return head_ == items_.size(); }
+  std::vector<entry> items_;
+  std::size_t head_ = 0;
   std::uint64_t last_ticket_ = 0;
   std::uint64_t committed_ticket_ = 0;
   bool closed_ = false;
