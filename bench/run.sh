@@ -335,9 +335,10 @@ verdict() { # verdict <value> <target>: lower is better
   echo
   printf '%-44s %12s %10s %9s\n' "subscriber" "msg/s" "seconds" "messages"
   for tag in "${round_tags[@]}"; do
-    label=${tag:+, round ${tag#-}}
-    skipped a || printf '%-44s %12s %10s %9s\n' "(a) raw Paho C++ subscriber (counts only)$label" "${r[a_rate$tag]}" "${r[a_s$tag]}" "$n"
-    skipped b || printf '%-44s %12s %10s %9s\n' "(b) communegw run (decode + durable commit)$label" "${r[b_rate$tag]}" "${r[b_s$tag]}" "$n"
+    a_label="(a) raw Paho C++ subscriber (counts only)" b_label="(b) communegw run (decode + durable commit)"
+    [[ -n "$tag" ]] && a_label="(a) round ${tag#-}" b_label="(b) round ${tag#-}"
+    skipped a || printf '%-44s %12s %10s %9s\n' "$a_label" "${r[a_rate$tag]}" "${r[a_s$tag]}" "$n"
+    skipped b || printf '%-44s %12s %10s %9s\n' "$b_label" "${r[b_rate$tag]}" "${r[b_s$tag]}" "$n"
   done
   if ! skipped c; then
     note=""

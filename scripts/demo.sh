@@ -22,7 +22,8 @@ rate=${DEMO_RATE:-150}
 
 scripts/install-deps.sh
 echo "== building"
-cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The same flags as scripts/test.sh, so that the two commands share build/ without rebuilding.
+cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 ninja -C "$root/build" -j2 communegw communegw-sim >/dev/null
 gw="$root/build/gateway/communegw"
 sim="$root/build/tools/sim/communegw-sim"
