@@ -66,7 +66,7 @@ class ingest_queue {
       // Keeps the capacity (no allocation per message) unless a large
       // max_uncommitted let a backlog grow it beyond the usual few thousand.
       if (items_.capacity() > max_kept_capacity) items_ = {};
-      items_.clear();
+      else items_.clear();
       head_ = 0;
     } else if (head_ > items_.size() / 2) {
       items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
