@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
   // Frigate: a tracked-object update (before and after, as Frigate 0.14 sends it); EPEver2MQTT: the
   // JSON-mode DATA message of one controller. Both are fixtures, so the bench decodes what the tests check.
   const auto fixture = [](const char* path) {
-    std::ifstream in(std::string(COMMUNEGW_SOURCE_DIR) + "/tests/data/" + path, std::ios::binary);
+    std::ifstream in(std::filesystem::path(COMMUNEGW_SOURCE_DIR) / "tests" / "data" / path, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
     const auto all = text.str();

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -23,7 +24,10 @@ std::string error_of(const std::string& text) {
 }
 
 std::string read(const std::string& relative) {
-  std::ifstream in(std::string(COMMUNEGW_SOURCE_DIR) + "/" + relative);
+  // A path, not string concatenation: GCC 12's -Warray-bounds misfires on
+  // `std::string(literal) + "/" + s` at -O2 for some lengths of the literal,
+  // so the build would depend on where the repository is checked out.
+  std::ifstream in(std::filesystem::path(COMMUNEGW_SOURCE_DIR) / relative);
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
