@@ -4,8 +4,8 @@
 // rejection. It does no I/O, owns no thread and touches no global state, so
 // it can be tested with two strings.
 //
-// Threading: the ingest path calls decode() from a single thread (the MQTT
-// callback thread), so an instance may keep per-instance state between calls
+// Threading: the ingest path calls decode() from a single thread (the store
+// writer thread), so an instance may keep per-instance state between calls
 // (parser buffers, alias tables). decode() must not block and must not throw:
 // every bad input becomes a rejection. A throw is treated as a driver bug: the
 // message is quarantined with reason malformed_json and the bug logged.

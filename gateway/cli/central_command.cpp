@@ -44,14 +44,14 @@ int run_central(const central_options& options) {
   boost::asio::io_context io;
   // The callback commits before it returns, and Paho acknowledges after it
   // returns (docs/durability.md): a record the broker handed over is never lost.
-  auto sink = [&](std::string topic, std::string_view payload, delivery_flags) {
+  auto sink = [&](inbound_message&& message) {
     std::lock_guard lock(store_mutex);
-    const auto result = store.ingest(topic, payload);
+    const auto result = store.ingest(message.topic, message.payload);
     stored += result.stored;
     duplicates += result.duplicates;
     if (!result.ok) {
       ++refused;
-      refusal_log.log(spdlog::level::warn, "central: refused a message on {}: {}", topic, result.error);
+      refusal_log.log(spdlog::level::warn, "central: refused a message on {}: {}", message.topic, result.error);
     }
   };
   // Alarms have a session of their own. A broker hands one session its

@@ -1,6 +1,6 @@
 // `communegw run`: wires the data flow
-//   broker_subscriber (Paho thread) -> ingest (decode, stamp) -> ingest_queue
-//   -> store_writer (writer thread) -> store
+//   broker_subscriber (Paho thread: stamp) -> ingest_queue
+//   -> store_writer (writer thread: ingest decodes) -> store
 // and runs the control loop (signals, stats) on the main thread's io_context.
 #include <csignal>
 #include <cstdlib>
@@ -51,7 +51,7 @@ int run_gateway(const config& cfg) {
 
   ingest_queue queue(cfg.store.max_uncommitted);
   ingest decoder(cfg, clock);
-  store_writer writer(db, queue, cfg.store);
+  store_writer writer(db, queue, decoder, cfg.store);
   writer.start();
 
   // Aggregation always runs (local windows); the uplink only when enabled.
@@ -67,9 +67,12 @@ int run_gateway(const config& cfg) {
   uplink.start();
 
   boost::asio::io_context io;
+  // The callback only stamps and queues: decoding waits for the writer
+  // thread, off the thread whose return sends the PUBACK (inbound_message.hpp).
   broker_subscriber subscriber(cfg.mqtt, decoder.topic_filters(), io,
-                               [&](std::string topic, std::string_view payload, delivery_flags flags) {
-                                 if (!queue.push_and_wait(decoder.accept(std::move(topic), payload, flags))) {
+                               [&](inbound_message&& message) {
+                                 message.received = clock.now();
+                                 if (!queue.push_and_wait(std::move(message))) {
                                    // The store gave up at shutdown. Returning would let Paho acknowledge a
                                    // message we do not have; exiting leaves it with the broker instead.
                                    spdlog::critical("store unwritable at shutdown: exiting without acknowledging");

@@ -47,11 +47,13 @@ std::vector<std::string> ingest::topic_filters() const {
   return filters;
 }
 
-received_message ingest::accept(std::string topic, std::string_view payload, delivery_flags flags) {
+received_message ingest::accept(const inbound_message& message) {
+  const std::string_view topic = message.topic;
+  const std::string_view payload = message.payload;
   received_message out;
-  out.received = clock_.now();
-  out.redelivered = flags.redelivered;
-  out.retained = flags.retained;
+  out.received = message.received;
+  out.redelivered = message.flags.redelivered;
+  out.retained = message.flags.retained;
   out.payload_size = payload.size();
   counters_.received.fetch_add(1, std::memory_order_relaxed);
 
@@ -79,9 +81,9 @@ received_message ingest::accept(std::string topic, std::string_view payload, del
         if (auto* why = std::get_if<rejection>(&out.result)) {
           refuse(std::move(*why));
         } else {
-          const auto& message = std::get<decoded_message>(out.result);
+          const auto& decoded = std::get<decoded_message>(out.result);
           counters_.accepted.fetch_add(1, std::memory_order_relaxed);
-          const auto key = identify(message, topic, payload);
+          const auto key = identify(decoded, topic, payload);
           out.identity = key.identity;
           out.identity_unique = key.unique;
           // The message's own field rejections and those of the other devices it reports for.
@@ -93,8 +95,8 @@ received_message ingest::accept(std::string topic, std::string_view payload, del
             }
             out.payload_excerpt.assign(payload.substr(0, quarantine_excerpt_bytes));
           };
-          count_field_rejections(message);
-          for (const auto& other : message.other_devices) count_field_rejections(other);
+          count_field_rejections(decoded);
+          for (const auto& other : decoded.other_devices) count_field_rejections(other);
         }
       } catch (const std::exception& error) {
         // A driver must not throw; if one does, the input is still accounted for.
@@ -104,7 +106,7 @@ received_message ingest::accept(std::string topic, std::string_view payload, del
       }
     }
   }
-  out.topic = std::move(topic);
+  out.topic.assign(topic);
   return out;
 }
 

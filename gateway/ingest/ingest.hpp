@@ -1,10 +1,11 @@
 #pragma once
 // Ingest: one MQTT message in, one received_message out. Checks the size,
-// routes the topic to the driver whose filters match, decodes, stamps the
-// receive time. Pure apart from the clock, so it is tested without a broker.
+// routes the topic to the driver whose filters match, decodes, and names the
+// message for deduplication. Pure, so it is tested without a broker.
 //
-// Threading: accept() is called from the MQTT callback thread only (drivers
-// keep per-instance state); the counters may be read from any thread.
+// Threading: accept() is called from one thread only, the store writer's
+// (drivers keep per-instance state; inbound_message.hpp says why not the MQTT
+// callback's); the counters may be read from any thread.
 
 #include <array>
 #include <atomic>
@@ -15,6 +16,7 @@
 #include "drivers/driver.hpp"
 #include "gateway/clock/clock.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/model/inbound_message.hpp"
 #include "gateway/model/received_message.hpp"
 
 namespace communegw {
@@ -31,7 +33,11 @@ class ingest {
  public:
   ingest(const config& cfg, clock& time_source);
 
-  received_message accept(std::string topic, std::string_view payload, delivery_flags flags = {});
+  received_message accept(const inbound_message& message);
+  // The same for a message received now (tests, tools).
+  received_message accept(std::string_view topic, std::string_view payload, delivery_flags flags = {}) {
+    return accept(inbound_message{.owner = {}, .topic = topic, .payload = payload, .received = clock_.now(), .flags = flags});
+  }
 
   // Topic filters of every enabled driver, for subscribing.
   std::vector<std::string> topic_filters() const;

@@ -1,6 +1,7 @@
 #pragma once
 // The hand-off from the MQTT callback thread to the store writer thread, and
 // the place where the gateway decides when the broker may be acknowledged.
+// It carries messages undecoded (inbound_message.hpp): the writer decodes.
 //
 // Paho C (1.3.12) sends the PUBACK for a QoS 1 message after our message
 // callback returns, and it has a single callback thread (docs/durability.md).
@@ -25,7 +26,7 @@
 #include <mutex>
 #include <vector>
 
-#include "gateway/model/received_message.hpp"
+#include "gateway/model/inbound_message.hpp"
 
 namespace communegw {
 
@@ -36,7 +37,7 @@ class ingest_queue {
   // MQTT callback thread. Enqueues and waits as described above. Returns
   // false if the queue was abandoned (the writer gave up at shutdown): the
   // caller must then not let the broker believe the message was stored.
-  bool push_and_wait(received_message&& message) {
+  bool push_and_wait(inbound_message&& message) {
     std::unique_lock lock(mutex_);
     const std::uint64_t ticket = ++last_ticket_;
     // Only the first message wakes the writer: it waits for "not empty", and
@@ -53,7 +54,7 @@ class ingest_queue {
   // Writer thread. Waits up to `wait` for at least one message, then takes
   // what is queued, up to `max`. Returns the ticket of the last message taken
   // (0 if none). `closed` tells the writer no more will come.
-  std::uint64_t pop_batch(std::vector<received_message>& out, std::size_t max, std::chrono::milliseconds wait,
+  std::uint64_t pop_batch(std::vector<inbound_message>& out, std::size_t max, std::chrono::milliseconds wait,
                           bool& closed) {
     std::unique_lock lock(mutex_);
     not_empty_.wait_for(lock, wait, [&] { return closed_ || !empty(); });
@@ -88,12 +89,24 @@ class ingest_queue {
     std::lock_guard lock(mutex_);
     closed_ = true;
     not_empty_.notify_all();
+    closed_cv_.notify_all();
   }
 
-  // Writer thread: sleeps up to `duration`, waking early if the queue closes.
-  void wait_closed_for(std::chrono::milliseconds duration) {
+  // Writer thread: sleeps up to `duration`, waking early if a message arrives
+  // in an empty queue or the queue closes.
+  void wait_more_for(std::chrono::milliseconds duration) {
     std::unique_lock lock(mutex_);
-    not_empty_.wait_for(lock, duration, [&] { return closed_; });
+    not_empty_.wait_for(lock, duration, [&] { return closed_ || !empty(); });
+  }
+
+  // Writer thread: sleeps up to `duration`, waking early only if the queue
+  // closes. For gathering a backlog: there a wake per arriving message (the
+  // writer takes what is queued, the next push finds the queue empty and
+  // wakes it again) cost a futex call and a context switch on both threads
+  // per few messages, on the thread whose return sends the PUBACK.
+  void sleep_unless_closed(std::chrono::milliseconds duration) {
+    std::unique_lock lock(mutex_);
+    closed_cv_.wait_for(lock, duration, [&] { return closed_; });
   }
 
   // The writer is giving up: release waiting callbacks with "not stored".
@@ -120,15 +133,16 @@ class ingest_queue {
  private:
   struct entry {
     std::uint64_t ticket;
-    received_message message;
+    inbound_message message;
   };
   static constexpr std::size_t max_kept_capacity = 4096;
   const std::uint64_t max_uncommitted_;
   mutable std::mutex mutex_;
   std::condition_variable not_empty_;
+  std::condition_variable closed_cv_;
   std::condition_variable committed_cv_;
-  // Waiting messages are items_[head_…]. Not a std::deque: a 312-byte message
-  // gets a deque node of its own, a malloc and a free per message.
+  // Waiting messages are items_[head_…]. Not a std::deque: its nodes are
+  // allocated and freed as it grows and shrinks, one per few messages.
   bool empty() const { return head_ == items_.size(); }
   std::vector<entry> items_;
   std::size_t head_ = 0;

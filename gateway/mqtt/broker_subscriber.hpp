@@ -19,7 +19,7 @@
 #include <mqtt/async_client.h>
 
 #include "gateway/config/config.hpp"
-#include "gateway/model/received_message.hpp"
+#include "gateway/model/inbound_message.hpp"
 #include "gateway/log/rate_limited_log.hpp"
 #include "gateway/mqtt/backoff.hpp"
 
@@ -34,7 +34,8 @@ struct subscriber_stats {
 
 class broker_subscriber {
  public:
-  using message_sink = std::function<void(std::string topic, std::string_view payload, delivery_flags flags)>;
+  // Gets each message with its bytes still in Paho's message object (no copy).
+  using message_sink = std::function<void(inbound_message&& message)>;
 
   broker_subscriber(const mqtt_settings& settings, std::vector<std::string> filters, boost::asio::io_context& io,
                     message_sink sink);

@@ -72,8 +72,8 @@ bool holds_alarm(std::span<const received_message> items) {
 
 }  // namespace
 
-store_writer::store_writer(store& target, ingest_queue& queue, const store_settings& settings)
-    : store_(target), queue_(queue), settings_(settings) {}
+store_writer::store_writer(store& target, ingest_queue& queue, ingest& decoder, const store_settings& settings)
+    : store_(target), queue_(queue), decoder_(decoder), settings_(settings) {}
 
 store_writer::~store_writer() { stop(); }
 
@@ -102,6 +102,14 @@ void store_writer::maintain(bool emergency) {
   }
 }
 
+std::uint64_t store_writer::take(std::vector<received_message>& batch, std::size_t max, std::chrono::milliseconds wait,
+                                 bool& closed) {
+  const auto last = queue_.pop_batch(arrived_, max, wait, closed);
+  for (const auto& message : arrived_) batch.push_back(decoder_.accept(message));
+  arrived_.clear();  // releases the bytes (Paho's messages)
+  return last;
+}
+
 void store_writer::loop() {
   // Messages taken from the queue and not yet committed, oldest first, and the
   // queue ticket of the last one. At most store.max_batch: while a write keeps
@@ -128,7 +136,7 @@ void store_writer::loop() {
 
   while (true) {
     if (batch.empty()) {
-      batch_last_ticket = queue_.pop_batch(batch, settings_.max_batch, idle_wait, closed);
+      batch_last_ticket = take(batch, settings_.max_batch, idle_wait, closed);
       if (batch.empty() && closed) {
         store_.flush_at_shutdown();
         return;
@@ -140,8 +148,8 @@ void store_writer::loop() {
         // commit (the MQTT thread waits for it): enough is 1, no gathering.
         const std::size_t enough = std::min<std::size_t>(settings_.max_batch, std::max<std::size_t>(1, settings_.max_uncommitted / 2));
         while (batch.size() < enough && !closed && std::chrono::steady_clock::now() < deadline) {
-          queue_.wait_closed_for(gather_step);
-          const auto more = queue_.pop_batch(batch, enough - batch.size(), std::chrono::milliseconds(0), closed);
+          queue_.sleep_unless_closed(gather_step);
+          const auto more = take(batch, enough - batch.size(), std::chrono::milliseconds(0), closed);
           if (more != 0) batch_last_ticket = more;
         }
       } else if (!batch.empty() && arrival_rate < interval_rate && steady_rate < interval_rate &&
@@ -157,9 +165,9 @@ void store_writer::loop() {
         bool alarm = holds_alarm(batch);
         while (!alarm && batch.size() < enough && !closed && std::chrono::steady_clock::now() < deadline) {
           const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-          queue_.wait_closed_for(std::clamp(left, std::chrono::milliseconds(1), commit_gather_step));
+          queue_.wait_more_for(std::clamp(left, std::chrono::milliseconds(1), commit_gather_step));
           const auto before = batch.size();
-          const auto more = queue_.pop_batch(batch, enough - batch.size(), std::chrono::milliseconds(0), closed);
+          const auto more = take(batch, enough - batch.size(), std::chrono::milliseconds(0), closed);
           if (more != 0) batch_last_ticket = more;
           alarm = holds_alarm(std::span(batch).subspan(before));
         }
@@ -215,7 +223,7 @@ void store_writer::loop() {
           queue_.abandon();
           return;
         }
-        queue_.wait_closed_for(retry_delay);
+        queue_.sleep_unless_closed(retry_delay);
         retry_delay = std::min(retry_delay * 2, retry_max);
         continue;
       }

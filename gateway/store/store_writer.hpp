@@ -1,6 +1,7 @@
 #pragma once
-// The store writer thread: drains the ingest queue into the store with
-// adaptive group commit. It commits continuously: a message that arrives while
+// The store writer thread: drains the ingest queue, decodes each message
+// (ingest::accept) and commits the results to the store with adaptive group
+// commit. It commits continuously: a message that arrives while
 // the writer is idle is committed at once (a batch of one); under load,
 // whatever queued up during the previous commit goes into the next
 // transaction, up to store.max_batch. The loss window this leaves is described
@@ -16,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "gateway/ingest/ingest.hpp"
 #include "gateway/ingest/ingest_queue.hpp"
 #include "gateway/store/store.hpp"
 
@@ -35,7 +37,7 @@ struct writer_stats {
 
 class store_writer {
  public:
-  store_writer(store& target, ingest_queue& queue, const store_settings& settings);
+  store_writer(store& target, ingest_queue& queue, ingest& decoder, const store_settings& settings);
   ~store_writer();  // stops if still running
   store_writer(const store_writer&) = delete;
   store_writer& operator=(const store_writer&) = delete;
@@ -48,9 +50,15 @@ class store_writer {
  private:
   void loop();
   void maintain(bool emergency);
+  // Takes up to `max` messages from the queue (waiting up to `wait` for the
+  // first), decodes them onto `batch`; returns the last one's ticket or 0.
+  std::uint64_t take(std::vector<received_message>& batch, std::size_t max, std::chrono::milliseconds wait,
+                     bool& closed);
 
   store& store_;
   ingest_queue& queue_;
+  ingest& decoder_;
+  std::vector<inbound_message> arrived_;  // take()'s scratch, kept for its capacity
   store_settings settings_;
   writer_stats stats_;
   std::thread thread_;

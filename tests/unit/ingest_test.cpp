@@ -49,11 +49,30 @@ TEST_CASE("ingest checks size, routes by topic and stamps every message") {
   CHECK(in.counters().rejected[static_cast<std::size_t>(reject_reason::unknown_topic)] == 1);
 }
 
+TEST_CASE("a message keeps the time it arrived, not the time it was decoded") {
+  auto cfg = parse_config("[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n", "/x.toml");
+  manual_clock clock(1'795'403'100'000, true);
+  ingest in(cfg, clock);
+  // Stamped on arrival (the MQTT callback); decoded later on the writer thread.
+  const time_stamp arrived{1'795'403'000'000, 42, false};
+  auto message = inbound_message::copy_of("commune/c/env/e-1/telemetry", R"({"pm2_5":3})", arrived, {.retained = true});
+  clock.advance_ms(5000);
+  const auto out = in.accept(message);
+  REQUIRE(std::holds_alternative<decoded_message>(out.result));
+  CHECK(out.received.wall_ms == arrived.wall_ms);
+  CHECK(out.received.monotonic_ms == 42);
+  CHECK_FALSE(out.received.trusted);
+  CHECK(out.retained);
+  CHECK_FALSE(out.redelivered);
+  CHECK(out.topic == "commune/c/env/e-1/telemetry");
+  CHECK(out.payload_size == 11);
+}
+
 TEST_CASE("the ack rule: a callback returns only while at most max_uncommitted messages are ahead of the last commit") {
   ingest_queue queue(2);
   std::atomic<int> returned{0};
   auto push = [&] {
-    queue.push_and_wait(received_message{});
+    queue.push_and_wait(inbound_message{});
     returned.fetch_add(1);
   };
   // Nothing committed yet: tickets 1 and 2 may return, ticket 3 must wait.
@@ -66,7 +85,7 @@ TEST_CASE("the ack rule: a callback returns only while at most max_uncommitted m
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(returned == 2);
   // The writer takes the batch and commits it: the third one is released.
-  std::vector<received_message> batch;
+  std::vector<inbound_message> batch;
   bool closed = false;
   CHECK(queue.pop_batch(batch, 10, std::chrono::milliseconds(0), closed) == 3);
   CHECK(batch.size() == 3);
@@ -83,10 +102,10 @@ TEST_CASE("max_uncommitted = 0: nothing returns before its own commit") {
   ingest_queue queue(0);
   std::atomic<bool> returned{false};
   std::thread pusher([&] {
-    queue.push_and_wait(received_message{});
+    queue.push_and_wait(inbound_message{});
     returned = true;
   });
-  std::vector<received_message> batch;
+  std::vector<inbound_message> batch;
   bool closed = false;
   std::uint64_t ticket = 0;
   while (ticket == 0) ticket = queue.pop_batch(batch, 10, std::chrono::milliseconds(50), closed);
@@ -100,7 +119,7 @@ TEST_CASE("max_uncommitted = 0: nothing returns before its own commit") {
 TEST_CASE("an abandoned queue releases waiting callbacks with 'not stored'") {
   ingest_queue queue(0);
   std::atomic<int> result{-1};
-  std::thread pusher([&] { result = queue.push_and_wait(received_message{}) ? 1 : 0; });
+  std::thread pusher([&] { result = queue.push_and_wait(inbound_message{}) ? 1 : 0; });
   while (queue.uncommitted() < 1) std::this_thread::yield();
   queue.abandon();
   pusher.join();

@@ -14,6 +14,7 @@
 #include "gateway/store/recent_identities.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/store/store_writer.hpp"
+#include "gateway/ingest/ingest.hpp"
 #include "gateway/ingest/ingest_queue.hpp"
 
 using namespace communegw;
@@ -580,8 +581,14 @@ TEST_CASE_FIXTURE(store_fixture, "at commune rates the writer gathers for store.
   settings.sync_interval = 10s;
   store db(settings, "boot-a", now_ms);
   ingest_queue queue(settings.max_uncommitted);
-  store_writer writer(db, queue, settings);
+  // The writer decodes what the queue carries, with the drivers a config enables.
+  manual_clock clock(now_ms, true);
+  ingest decoder(parse_config("[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n", "/x.toml"), clock);
+  store_writer writer(db, queue, decoder, settings);
   writer.start();
+  auto inbound = [&](std::string_view topic, std::string_view payload) {
+    return inbound_message::copy_of(topic, payload, {now_ms += 1000, 5000, true});
+  };
   sqlite::database reader(settings.path, SQLITE_OPEN_READONLY);
   auto committed = [&] { return reader.query_int("SELECT count(*) FROM messages"); };
   auto wait_committed = [&](std::int64_t n) {
@@ -591,24 +598,24 @@ TEST_CASE_FIXTURE(store_fixture, "at commune rates the writer gathers for store.
 
   // Right after a start the writer commits continuously, until it has seen a
   // steady low rate (2 s): a crash loop must not lose a gathering each time.
-  REQUIRE(queue.push_and_wait(message("commune/c/env/e-1/telemetry", R"({"seq":100,"pm2_5":5})")));
+  REQUIRE(queue.push_and_wait(inbound("commune/c/env/e-1/telemetry", R"({"seq":100,"pm2_5":5})")));
   CHECK(wait_committed(1) == 1);
   std::this_thread::sleep_for(2500ms);
 
   // Telemetry is acknowledged (push_and_wait returns) and gathered, not committed one by one.
   for (int seq = 1; seq <= 3; ++seq) {
-    REQUIRE(queue.push_and_wait(message("commune/c/env/e-1/telemetry", fmt::format(R"({{"seq":{},"pm2_5":5}})", seq))));
+    REQUIRE(queue.push_and_wait(inbound("commune/c/env/e-1/telemetry", fmt::format(R"({{"seq":{},"pm2_5":5}})", seq))));
   }
   std::this_thread::sleep_for(500ms);
   CHECK(committed() == 1);
 
   // A tamper alarm ends the gathering: it and everything before it commit now, not in 30 s.
-  REQUIRE(queue.push_and_wait(message("commune/c/camera/cam-1/event", R"({"seq":1,"event":"tamper"})")));
+  REQUIRE(queue.push_and_wait(inbound("commune/c/camera/cam-1/event", R"({"seq":1,"event":"tamper"})")));
   CHECK(wait_committed(5) == 5);
   CHECK(reader.query_int("SELECT count(*) FROM events WHERE severity = 2") == 1);
 
   // Stopping commits what is still gathered.
-  REQUIRE(queue.push_and_wait(message("commune/c/env/e-1/telemetry", R"({"seq":4,"pm2_5":6})")));
+  REQUIRE(queue.push_and_wait(inbound("commune/c/env/e-1/telemetry", R"({"seq":4,"pm2_5":6})")));
   writer.stop();
   CHECK(committed() == 6);
 }
