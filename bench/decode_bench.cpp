@@ -11,6 +11,7 @@
 // Ir by the difference in decodes (5.1 per iteration: 5 rounds + warm-up),
 // as bench/README.md shows.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "drivers/epever/epever_driver.hpp"
@@ -73,7 +75,15 @@ driver_settings configured(std::string_view name, const std::string& section) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long iterations = argc > 1 ? std::atol(argv[1]) : 200'000;
+  long iterations = 200'000;
+  if (argc > 1) {
+    const std::string_view text = argv[1];
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), iterations);
+    if (error != std::errc() || end != text.data() + text.size() || iterations < 1 || argc > 3) {
+      std::fprintf(stderr, "usage: communegw-bench-decode [iterations (a positive integer) [driver]]\n");
+      return 2;
+    }
+  }
   driver_settings esphome_settings{"esphome", true, {"+/sensor/+/state", "+/status", "homeassistant/#"}};
   std::vector<bench_case> cases;
   cases.push_back({"native", make_native_driver({"native", true, {}}), {}, "commune/c/env/env-07/telemetry",
@@ -141,8 +151,14 @@ int main(int argc, char** argv) {
                      {{birth_topic, test::encode_sparkplug_fixture(birth_text)}}, data_topic,
                      test::encode_sparkplug_fixture(data_text)});
   }
-  std::printf("%-12s %10s   (typical message, best of 5 rounds of %ld)\n", "driver", "ns/msg", iterations);
   const std::string only = argc > 2 ? argv[2] : "";
+  if (!only.empty() && std::none_of(cases.begin(), cases.end(), [&](const bench_case& c) { return only == c.name; })) {
+    std::fprintf(stderr, "communegw-bench-decode: no driver case named \"%s\"; there are:", only.c_str());
+    for (const auto& c : cases) std::fprintf(stderr, " %s", c.name);
+    std::fprintf(stderr, "\n");
+    return 2;
+  }
+  std::printf("%-12s %10s   (typical message, best of 5 rounds of %ld)\n", "driver", "ns/msg", iterations);
   for (auto& c : cases) {
     if (only.empty() || only == c.name) std::printf("%-12s %10.0f\n", c.name, best_ns_per_message(c, iterations));
   }

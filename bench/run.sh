@@ -138,27 +138,40 @@ declare -A r  # results
 # Rates on this shared VM move by up to 20 % between runs, so (a) and (b)
 # alternate for BENCH_ROUNDS rounds and the ratio is reported per round and
 # as the median. The first round (tag "") also gives RSS and the disk figures.
+# cpu_seconds <pid>: user + system CPU time of a whole process so far.
+# (Fields after the ")" that ends the command name, so a name with spaces cannot shift them.)
+clock_ticks=$(getconf CLK_TCK)
+cpu_seconds() { sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$clock_ticks" '{printf "%.3f\n", ($12 + $13) / hz}'; }
+
+# CPU time of the subscriber and of the broker during a drain (r[<a|b>_cpu_sub<tag>],
+# r[<a|b>_cpu_broker<tag>]): on 2 cores the two together nearly fill the machine,
+# so the gateway's extra CPU per message bounds b/a (bench/README.md).
 measure_a() {
-  local tag=$1 dir=$out/a$1 client=communegw-bench-a$1 topic="commune/bench-a$1/+/+/+" t0 t1
+  local tag=$1 dir=$out/a$1 client=communegw-bench-a$1 topic="commune/bench-a$1/+/+/+" t0 t1 broker0
   say "(a$tag) raw subscriber: $n messages queued while it is offline, then drained"
   mkdir -p "$dir"
   "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" --subscribe-only >"$dir/prime.log"
   publish "bench-a$tag" "$n" "$dir/published.json"
+  broker0=$(cpu_seconds "$mosquitto_pid")
   t0=$(now)
-  "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" --count "$n" >"$dir/run.log" 2>&1 ||
+  /usr/bin/time -f "%U %S" -o "$dir/time.txt" \
+    "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" --count "$n" >"$dir/run.log" 2>&1 ||
     die "raw subscriber failed (see $dir/run.log)"
   t1=$(now)
+  r[a_cpu_broker$tag]=$(calc %.3f "$(cpu_seconds "$mosquitto_pid") - $broker0")
+  r[a_cpu_sub$tag]=$(awk '{printf "%.3f\n", $1 + $2}' "$dir/time.txt")
   r[a_s$tag]=$(calc %.3f "$t1 - $t0")
   r[a_rate$tag]=$(calc %.0f "$n / ($t1 - $t0)")
 }
 
 measure_b() {
-  local tag=$1 dir=$out/b$1 t0 t1 time_pid gw_pid payload_bytes
+  local tag=$1 dir=$out/b$1 t0 t1 time_pid gw_pid payload_bytes broker0
   say "(b$tag) communegw run: $n messages queued while it is offline, then decoded and committed"
   gateway_config "$dir" "communegw-bench-b$tag" "bench-b$tag"
   prime_gateway "$dir"
   publish "bench-b$tag" "$n" "$dir/published.json"
   payload_bytes=$(json_number "$dir/published.json" payload_bytes)
+  broker0=$(cpu_seconds "$mosquitto_pid")
   t0=$(now)
   (cd "$dir" && exec /usr/bin/time -v -o "$dir/time.txt" "$gateway_bin" -c communegw.toml run >"$dir/run.log" 2>&1) &
   time_pid=$!
@@ -173,6 +186,8 @@ measure_b() {
   started_pids+=("$gw_pid")
   wait_stored "$dir/gateway.db" "$n" 1800 || die "the gateway did not store $n messages within 30 min (see $dir/run.log)"
   t1=$(now)
+  r[b_cpu_broker$tag]=$(calc %.3f "$(cpu_seconds "$mosquitto_pid") - $broker0")
+  r[b_cpu_sub$tag]=$(cpu_seconds "$gw_pid")
   r[b_s$tag]=$(calc %.3f "$t1 - $t0")
   r[b_rate$tag]=$(calc %.0f "$n / ($t1 - $t0)")
   cp "/proc/$gw_pid/io" "$dir/proc-io.txt"
@@ -212,7 +227,24 @@ if ! skipped a && ! skipped b; then
     ratios+=("${r[ba$tag]}")
   done
   r[ba_median]=$(calc %.3f "$(median "${ratios[@]}")")
+  a_rates=()
+  for tag in "${round_tags[@]}"; do a_rates+=("${r[a_rate$tag]}"); done
+  r[a_rate_median]=$(median "${a_rates[@]}")
 fi
+# CPU per message (µs) and cores busy during the drains, medians over the rounds.
+for side in a b; do
+  skipped "$side" && continue
+  subs=() brokers=() busy=()
+  for tag in "${round_tags[@]}"; do
+    subs+=("$(calc %.2f "${r[${side}_cpu_sub$tag]} * 1e6 / $n")")
+    brokers+=("$(calc %.2f "${r[${side}_cpu_broker$tag]} * 1e6 / $n")")
+    busy+=("$(calc %.2f "(${r[${side}_cpu_sub$tag]} + ${r[${side}_cpu_broker$tag]}) / ${r[${side}_s$tag]}")")
+  done
+  r[${side}_us_sub]=$(median "${subs[@]}")
+  r[${side}_us_broker]=$(median "${brokers[@]}")
+  r[${side}_us_total]=$(calc %.2f "${r[${side}_us_sub]} + ${r[${side}_us_broker]}")
+  r[${side}_cores_busy]=$(median "${busy[@]}")
+done
 
 # ---- (c) naive Python subscriber -----------------------------------------------------
 if ! skipped c; then
@@ -259,6 +291,9 @@ if ! skipped d; then
   kill -TERM "$vg_pid"
   wait "$vg_pid" || true
 
+  # Under callgrind messages arrive ~50x slower, below the rate at which the
+  # writer gathers a backlog: it commits every one or two (bench/README.md).
+  r[d_commits]=$(sed -n 's/.*stopped: .* in \([0-9]*\) commits.*/\1/p' "$out/d/gateway.log")
   ir_a=$(callgrind_total "$out/d/callgrind.raw.out")
   ir_a0=$(callgrind_total "$out/d/callgrind.raw-startup.out")
   ir_b=$(callgrind_total "$out/d/callgrind.gateway.out")
@@ -351,6 +386,14 @@ verdict() { # verdict <value> <target>: lower is better
     for tag in "${round_tags[@]}"; do per_round+=" ${r[ba$tag]}"; done
     printf '%-44s %12s   per round:%s\n' "b/a (gateway vs raw floor), median" "${r[ba_median]}" "$per_round"
   fi
+  if ! skipped a && ! skipped b; then
+    printf '%-44s %12s %10s %9s %10s\n' "CPU per message, µs (medians)" "subscriber" "broker" "total" "cores busy"
+    printf '%-44s %12s %10s %9s %10s\n' "    (a) raw" "${r[a_us_sub]}" "${r[a_us_broker]}" "${r[a_us_total]}" "${r[a_cores_busy]}"
+    printf '%-44s %12s %10s %9s %10s\n' "    (b) gateway" "${r[b_us_sub]}" "${r[b_us_broker]}" "${r[b_us_total]}" "${r[b_cores_busy]}"
+    ceiling=$(calc %.0f "$(nproc) * 1e6 / ${r[b_us_total]}")
+    printf '%-44s %12s   (all %s cores on (b) and its broker; b/a at most %s)\n' "    (b) ceiling, msg/s" "$ceiling" \
+      "$(nproc)" "$(calc %.3f "$ceiling / ${r[a_rate_median]}")"
+  fi
   if ! skipped c && ! skipped b; then
     printf '%-44s %12s\n' "b/c (median gateway rate vs naive Python)" "$(calc %.1f "${r[b_rate_median]} / ${r[c_rate]}")"
   fi
@@ -365,6 +408,7 @@ verdict() { # verdict <value> <target>: lower is better
     printf '%-44s %12s %12s\n' "    (b) gateway" "${r[d_b]}" "${r[d_b_marginal]}"
     printf '%-44s %12s %12s   target <= %s: %s\n' "    b - a" "${r[d_diff]}" "${r[d_diff_marginal]}" \
       "$target_callgrind_extra" "$(verdict "${r[d_diff]}" "$target_callgrind_extra")"
+    printf '%-44s %12s\n' "    gateway commits under callgrind" "${r[d_commits]:-?} for $n_callgrind messages"
   fi
   if ! skipped b; then
     echo
