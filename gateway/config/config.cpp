@@ -132,8 +132,9 @@ std::vector<option_spec> build_option_table() {
        false, "", {}, 0, 100'000},
       {"store.commit_interval", value_kind::duration, "\"1s\"",
        "SD-card wear: while fewer than 500 messages a second arrive (a commune's normal traffic), messages "
-       "arriving within this interval share one commit. Every commit writes at least a 4 KiB page, so "
-       "committing each of ~20 msg/s writes ~14 GiB/day (bench/sd_wear.sh). A crash of the process can "
+       "arriving within this interval share one commit. Every commit writes at least one store page "
+       "(1 KiB; 4 KiB in stores created before 24 Nov 2026), so committing each of ~20 msg/s wrote "
+       "~14 GiB/day with 4 KiB pages (bench/sd_wear.sh). A crash of the process can "
        "lose up to this long of traffic (never more than store.max_uncommitted messages); a power cut is "
        "bounded by store.sync_interval. 0s: commit every message at once. Ignored when "
        "store.max_uncommitted is 0.",

@@ -63,6 +63,28 @@ std::int64_t count(store& s, const std::string& sql) { return s.database().query
 
 }  // namespace
 
+TEST_CASE_FIXTURE(store_fixture, "a new store has 1 KiB pages - a store created with other pages keeps them") {
+  {
+    store fresh(settings, "boot-a", now_ms);
+    CHECK(count(fresh, "PRAGMA page_size") == 1024);
+    CHECK(count(fresh, "PRAGMA auto_vacuum") == 2);  // incremental: chosen at creation too
+  }
+  // A store made by an earlier version, with SQLite's default 4 KiB pages.
+  const auto older = dir / "older.db";
+  {
+    sqlite::database db(older, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    db.exec("PRAGMA page_size = 4096");
+    db.exec("CREATE TABLE t(x)");
+  }
+  auto older_settings = settings;
+  older_settings.path = older;
+  store reopened(older_settings, "boot-a", now_ms);
+  CHECK(count(reopened, "PRAGMA page_size") == 4096);
+  std::vector<received_message> batch{message("commune/c/env/e-1/telemetry", R"({"seq":1,"pm2_5":12.5})")};
+  CHECK(reopened.write(batch).status == write_status::ok);
+  CHECK(count(reopened, "SELECT count(*) FROM messages") == 1);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readings, stamps and units") {
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().created);
