@@ -44,7 +44,7 @@ int run_central(const central_options& options) {
   boost::asio::io_context io;
   // The callback commits before it returns, and Paho acknowledges after it
   // returns (docs/durability.md): a record the broker handed over is never lost.
-  auto sink = [&](inbound_message&& message) {
+  auto sink = [&](const inbound_message& message) {
     std::lock_guard lock(store_mutex);
     const auto result = store.ingest(message.topic, message.payload);
     stored += result.stored;

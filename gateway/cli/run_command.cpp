@@ -70,9 +70,10 @@ int run_gateway(const config& cfg) {
   // The callback only stamps and queues: decoding waits for the writer
   // thread, off the thread whose return sends the PUBACK (inbound_message.hpp).
   broker_subscriber subscriber(cfg.mqtt, decoder.topic_filters(), io,
-                               [&](inbound_message&& message) {
-                                 message.received = clock.now();
-                                 if (!queue.push_and_wait(std::move(message))) {
+                               [&](const inbound_message& message) {
+                                 auto stamped = message;
+                                 stamped.received = clock.now();
+                                 if (!queue.push_and_wait(stamped)) {
                                    // The store gave up at shutdown. Returning would let Paho acknowledge a
                                    // message we do not have; exiting leaves it with the broker instead.
                                    spdlog::critical("store unwritable at shutdown: exiting without acknowledging");
@@ -136,9 +137,11 @@ int run_gateway(const config& cfg) {
   io.run();
 
   const auto& out = writer.stats();
-  spdlog::info("stopped: received {} stored {} duplicates {} rejected {} (+{} fields) in {} commits",
+  spdlog::info("stopped: received {} stored {} duplicates {} rejected {} (+{} fields) in {} commits; the MQTT thread "
+               "waited for the store {} times, {} ms in all",
                decoder.counters().received.load(), out.stored.load(), out.duplicates.load(),
-               rejected_messages(decoder.counters()), decoder.counters().field_rejections.load(), out.commits.load());
+               rejected_messages(decoder.counters()), decoder.counters().field_rejections.load(), out.commits.load(),
+               queue.held_back(), queue.held_back_time().count());
   return out.lost_at_shutdown.load() == 0 ? 0 : 1;
 }
 

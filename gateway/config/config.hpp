@@ -61,6 +61,7 @@ struct store_settings {
   std::uint64_t max_batch = 0;
   std::uint64_t max_uncommitted = 0;
   std::uint64_t dedupe_window = 100000;
+  std::uint64_t gather_above = 5000;            // messages/s above which the writer gathers for each commit
   std::chrono::milliseconds commit_interval{};  // at most one commit per interval at low rates (0: at once)
   std::chrono::milliseconds sync_interval{};    // most time between fsyncs (WAL checkpoints)
   startup_check check = startup_check::quick;

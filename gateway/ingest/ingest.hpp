@@ -36,7 +36,7 @@ class ingest {
   received_message accept(const inbound_message& message);
   // The same for a message received now (tests, tools).
   received_message accept(std::string_view topic, std::string_view payload, delivery_flags flags = {}) {
-    return accept(inbound_message{.owner = {}, .topic = topic, .payload = payload, .received = clock_.now(), .flags = flags});
+    return accept(inbound_message{.topic = topic, .payload = payload, .received = clock_.now(), .flags = flags});
   }
 
   // Topic filters of every enabled driver, for subscribing.

@@ -129,13 +129,11 @@ broker_subscriber::broker_subscriber(const mqtt_settings& settings, std::vector<
   client_ = std::make_unique<mqtt::async_client>(normalised_uri(settings.uri), settings.client_id,
                                                  make_create_options(settings), nullptr);
   client_->set_message_callback([this](mqtt::const_message_ptr message) {
-    inbound_message arrived;
-    arrived.topic = message->get_topic();
     const auto& payload = message->get_payload_ref();
-    arrived.payload = std::string_view(payload.data(), payload.size());
-    arrived.flags = delivery_flags{.redelivered = message->is_duplicate(), .retained = message->is_retained()};
-    arrived.owner = std::move(message);
-    sink_(std::move(arrived));
+    sink_(inbound_message{.topic = message->get_topic(),
+                          .payload = std::string_view(payload.data(), payload.size()),
+                          .received = {},
+                          .flags = {.redelivered = message->is_duplicate(), .retained = message->is_retained()}});
   });
   client_->set_connected_handler([this](const std::string&) {
     stats_.connected = true;

@@ -34,8 +34,8 @@ struct subscriber_stats {
 
 class broker_subscriber {
  public:
-  // Gets each message with its bytes still in Paho's message object (no copy).
-  using message_sink = std::function<void(inbound_message&& message)>;
+  // Gets each message as a view of Paho's message object, valid during the call (inbound_message.hpp).
+  using message_sink = std::function<void(const inbound_message& message)>;
 
   broker_subscriber(const mqtt_settings& settings, std::vector<std::string> filters, boost::asio::io_context& io,
                     message_sink sink);

@@ -30,6 +30,9 @@ constexpr std::int64_t flag_retained = 16;
 constexpr std::int64_t device_time_floor_ms = 1'577'836'800'000;  // 2020-01-01
 constexpr std::int64_t device_time_ahead_ms = 86'400'000;
 
+// WAL size at which SQLite checkpoints, and back to which it truncates the file.
+constexpr std::uint64_t wal_checkpoint_bytes = 1 << 20;
+
 bool is_full(int rc) { return (rc & 0xff) == SQLITE_FULL; }
 
 std::uint64_t disk_free(const std::filesystem::path& db_path) {
@@ -131,13 +134,15 @@ void store::apply_pragmas() {
     throw store_error(fmt::format("{}: cannot switch the store to WAL mode", settings_.path.string()));
   }
   db_.exec(settings_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-  // Keep the WAL small (checkpoint at 1 MiB, truncate back to 1 MiB): it is
-  // disk space the store cannot shed, and on a full disk a big WAL is what
-  // cannot be checkpointed.
-  db_.exec("PRAGMA wal_autocheckpoint = 256");
-  db_.exec("PRAGMA journal_size_limit = 1048576");
   db_.exec("PRAGMA temp_store = MEMORY");
   page_size_ = static_cast<std::uint64_t>(db_.query_int("PRAGMA page_size"));
+  // Keep the WAL small (checkpoint at 1 MiB, truncate back to 1 MiB): it is
+  // disk space the store cannot shed, and on a full disk a big WAL is what
+  // cannot be checkpointed. The limit is in pages: 256 with 4 KiB pages,
+  // 1024 with 1 KiB (with 256 those checkpointed every 256 KiB, each with
+  // two fsyncs, while the writer waits).
+  db_.exec(fmt::format("PRAGMA wal_autocheckpoint = {}", wal_checkpoint_bytes / page_size_));
+  db_.exec(fmt::format("PRAGMA journal_size_limit = {}", wal_checkpoint_bytes));
 }
 
 void store::migrate() {

@@ -23,13 +23,12 @@ constexpr int attempts_after_close = 5;
 // leaf, interior pages, counters) however many messages it carries. When a
 // backlog drains at tens of thousands of messages per second, the writer
 // would otherwise keep up with batches of ~4 and write ~3 KB per 200-byte
-// message. Above load_rate it gathers for up to gather_window per commit, or
-// until half of store.max_uncommitted is waiting (more would hold the MQTT
-// thread back); below it (every commune's normal traffic) each message
+// message. Above store.gather_above (5,000 msg/s by default) it gathers for
+// up to gather_window per commit, or until half of store.max_uncommitted is
+// waiting (more would hold the MQTT thread back); below it (every commune's normal traffic) each message
 // commits at once. With 10 ms, a 28k msg/s drain committed ~170 messages at a
 // time and the ~3 rewritten pages per commit made the WAL 1.4x the data
 // (bench/README.md, disk bytes per payload byte); 25 ms reaches ~500.
-constexpr double load_rate = 5000.0;  // messages per second
 constexpr auto rate_window = std::chrono::milliseconds(100);
 // ... or sooner, once this many messages give a rate: a backlog handed over
 // at start-up arrives at tens of thousands a second, and until the first
@@ -105,8 +104,7 @@ void store_writer::maintain(bool emergency) {
 std::uint64_t store_writer::take(std::vector<received_message>& batch, std::size_t max, std::chrono::milliseconds wait,
                                  bool& closed) {
   const auto last = queue_.pop_batch(arrived_, max, wait, closed);
-  for (const auto& message : arrived_) batch.push_back(decoder_.accept(message));
-  arrived_.clear();  // releases the bytes (Paho's messages)
+  for (std::size_t i = 0; i < arrived_.size(); ++i) batch.push_back(decoder_.accept(arrived_[i]));
   return last;
 }
 
@@ -142,7 +140,7 @@ void store_writer::loop() {
         return;
       }
       if (batch.empty()) store_.flush_counters_if_due();  // idle: let counts catch up
-      if (arrival_rate >= load_rate) {
+      if (arrival_rate >= static_cast<double>(settings_.gather_above)) {
         const auto deadline = std::chrono::steady_clock::now() + gather_window;
         // With max_uncommitted 0 or 1 nothing more can arrive before this
         // commit (the MQTT thread waits for it): enough is 1, no gathering.

@@ -58,7 +58,7 @@ class store_writer {
   store& store_;
   ingest_queue& queue_;
   ingest& decoder_;
-  std::vector<inbound_message> arrived_;  // take()'s scratch, kept for its capacity
+  queued_batch arrived_;  // take()'s, reused
   store_settings settings_;
   writer_stats stats_;
   std::thread thread_;

@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <string>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "gateway/ingest/ingest.hpp"
 #include "gateway/ingest/ingest_queue.hpp"
@@ -55,7 +58,10 @@ TEST_CASE("a message keeps the time it arrived, not the time it was decoded") {
   ingest in(cfg, clock);
   // Stamped on arrival (the MQTT callback); decoded later on the writer thread.
   const time_stamp arrived{1'795'403'000'000, 42, false};
-  auto message = inbound_message::copy_of("commune/c/env/e-1/telemetry", R"({"pm2_5":3})", arrived, {.retained = true});
+  const inbound_message message{.topic = "commune/c/env/e-1/telemetry",
+                                .payload = R"({"pm2_5":3})",
+                                .received = arrived,
+                                .flags = {.retained = true}};
   clock.advance_ms(5000);
   const auto out = in.accept(message);
   REQUIRE(std::holds_alternative<decoded_message>(out.result));
@@ -85,7 +91,7 @@ TEST_CASE("the ack rule: a callback returns only while at most max_uncommitted m
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(returned == 2);
   // The writer takes the batch and commits it: the third one is released.
-  std::vector<inbound_message> batch;
+  queued_batch batch;
   bool closed = false;
   CHECK(queue.pop_batch(batch, 10, std::chrono::milliseconds(0), closed) == 3);
   CHECK(batch.size() == 3);
@@ -93,9 +99,49 @@ TEST_CASE("the ack rule: a callback returns only while at most max_uncommitted m
   third.join();
   CHECK(returned == 3);
   queue.close();
-  batch.clear();
   queue.pop_batch(batch, 10, std::chrono::milliseconds(0), closed);
   CHECK(closed);
+}
+
+TEST_CASE("the queue keeps its own copy of each message - what the writer takes stays valid until its next take") {
+  ingest_queue queue(100);
+  std::string topic, payload;  // the MQTT client's buffers, reused for every message
+  for (int i = 0; i < 5; ++i) {
+    topic = fmt::format("commune/c/env/e-{}/telemetry", i);
+    payload = fmt::format(R"({{"seq":{},"pm2_5":{}}})", i, i * 10);
+    REQUIRE(queue.push_and_wait(inbound_message{.topic = topic,
+                                                .payload = payload,
+                                                .received = {1000 + i, i, true},
+                                                .flags = {.redelivered = i == 3}}));
+  }
+  topic.assign(64, 'x');
+  payload.assign(64, 'y');
+  queued_batch first, second;
+  bool closed = false;
+  // Two of five: the other three stay queued, their bytes intact.
+  CHECK(queue.pop_batch(first, 2, std::chrono::milliseconds(0), closed) == 2);
+  REQUIRE(queue.push_and_wait(inbound_message{.topic = "commune/c/env/e-5/telemetry", .payload = "{}"}));
+  CHECK(queue.pop_batch(second, 10, std::chrono::milliseconds(0), closed) == 6);
+  REQUIRE(first.size() == 2);
+  REQUIRE(second.size() == 4);
+  for (int i = 0; i < 5; ++i) {
+    const auto m = i < 2 ? first[static_cast<std::size_t>(i)] : second[static_cast<std::size_t>(i - 2)];
+    CHECK(m.topic == fmt::format("commune/c/env/e-{}/telemetry", i));
+    CHECK(m.payload == fmt::format(R"({{"seq":{},"pm2_5":{}}})", i, i * 10));
+    CHECK(m.received.wall_ms == 1000 + i);
+    CHECK(m.flags.redelivered == (i == 3));
+  }
+  CHECK(second[3].topic == "commune/c/env/e-5/telemetry");
+  CHECK(second[3].payload == "{}");
+  // A new take into a batch replaces what it held; the other batch is untouched.
+  REQUIRE(queue.push_and_wait(inbound_message{.topic = "commune/c/env/e-6/telemetry", .payload = R"({"seq":6})"}));
+  CHECK(queue.pop_batch(first, 10, std::chrono::milliseconds(0), closed) == 7);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].payload == R"({"seq":6})");
+  CHECK(second[0].payload == R"({"seq":2,"pm2_5":20})");
+  // Nothing queued: the batch comes back empty.
+  CHECK(queue.pop_batch(first, 10, std::chrono::milliseconds(0), closed) == 0);
+  CHECK(first.empty());
 }
 
 TEST_CASE("max_uncommitted = 0: nothing returns before its own commit") {
@@ -105,7 +151,7 @@ TEST_CASE("max_uncommitted = 0: nothing returns before its own commit") {
     queue.push_and_wait(inbound_message{});
     returned = true;
   });
-  std::vector<inbound_message> batch;
+  queued_batch batch;
   bool closed = false;
   std::uint64_t ticket = 0;
   while (ticket == 0) ticket = queue.pop_batch(batch, 10, std::chrono::milliseconds(50), closed);

@@ -609,7 +609,7 @@ TEST_CASE_FIXTURE(store_fixture, "at commune rates the writer gathers for store.
   store_writer writer(db, queue, decoder, settings);
   writer.start();
   auto inbound = [&](std::string_view topic, std::string_view payload) {
-    return inbound_message::copy_of(topic, payload, {now_ms += 1000, 5000, true});
+    return inbound_message{.topic = topic, .payload = payload, .received = {now_ms += 1000, 5000, true}, .flags = {}};
   };
   sqlite::database reader(settings.path, SQLITE_OPEN_READONLY);
   auto committed = [&] { return reader.query_int("SELECT count(*) FROM messages"); };
@@ -640,4 +640,45 @@ TEST_CASE_FIXTURE(store_fixture, "at commune rates the writer gathers for store.
   REQUIRE(queue.push_and_wait(inbound("commune/c/env/e-1/telemetry", R"({"seq":4,"pm2_5":6})")));
   writer.stop();
   CHECK(committed() == 6);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "below store.gather_above the writer commits every message - above it, it gathers") {
+  using namespace std::chrono_literals;
+  settings.commit_interval = 0s;  // the low-rate gathering is another rule
+  settings.sync_interval = 10s;
+  settings.max_uncommitted = 1000;
+  manual_clock clock(now_ms, true);
+  ingest decoder(parse_config("[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n", "/x.toml"), clock);
+  // 300 messages at no more than 1,000 a second (a 1 ms pause after each);
+  // returns the commits for the last 200. The writer knows the rate after
+  // 100 ms (rate_window); until then it commits continuously.
+  auto commits_for_last_200 = [&](std::uint64_t gather_above, int first_seq) {
+    settings.gather_above = gather_above;
+    store db(settings, "boot-a", now_ms);
+    ingest_queue queue(settings.max_uncommitted);
+    store_writer writer(db, queue, decoder, settings);
+    writer.start();
+    std::uint64_t commits_before = 0;
+    for (int i = 0; i < 300; ++i) {
+      if (i == 100) commits_before = writer.stats().commits.load();
+      const auto payload = fmt::format(R"({{"seq":{},"pm2_5":5}})", first_seq + i);
+      REQUIRE(queue.push_and_wait(inbound_message{.topic = "commune/c/env/e-1/telemetry",
+                                                  .payload = payload,
+                                                  .received = {now_ms += 1, 5000, true},
+                                                  .flags = {}}));
+      std::this_thread::sleep_for(1ms);
+    }
+    writer.stop();
+    CHECK(writer.stats().stored.load() == 300);
+    return writer.stats().commits.load() - commits_before;
+  };
+  // The default: a message waits only for the commit in progress. Each is
+  // read after the previous commit ended (1 ms apart, a commit takes ~0.1 ms),
+  // so nearly every message is a commit of its own.
+  const auto continuous = commits_for_last_200(5000, 1);
+  CHECK(continuous >= 120);
+  // 25 ms gatherings of ~25 messages.
+  const auto gathered = commits_for_last_200(100, 1001);
+  CHECK(gathered <= 30);
+  CHECK(gathered * 4 < continuous);
 }
