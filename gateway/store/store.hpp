@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -24,6 +25,7 @@
 #include "gateway/model/received_message.hpp"
 #include "gateway/store/recent_identities.hpp"
 #include "gateway/store/sqlite.hpp"
+#include "gateway/store/wal_checkpointer.hpp"
 
 namespace communegw {
 
@@ -74,6 +76,8 @@ class store {
  public:
   // boot_id identifies this machine boot; now_ms stamps the boot row and any recovery event.
   store(const store_settings& settings, const std::string& boot_id, std::int64_t now_ms);
+  store(const store&) = delete;  // SQLite holds a pointer to it (the WAL hook)
+  store& operator=(const store&) = delete;
 
   const store_open_report& open_report() const { return open_report_; }
 
@@ -90,10 +94,20 @@ class store {
 
   store_usage usage();
 
+  // Asks for a WAL checkpoint (PASSIVE: never waits for readers), which
+  // fsyncs the WAL and the database, on the checkpointer's thread
+  // (wal_checkpointer.hpp).
+  void checkpoint();
+  // The checkpoint SQLite would run inside COMMIT once the WAL has grown by
+  // 1 MiB, asked for after the writer has released the messages that COMMIT
+  // covered (store_writer.cpp). If the WAL has reached 4 MiB (checkpoints
+  // could not catch up with the writer, so SQLite could not start it over),
+  // it runs here, on the writer's connection. True if one was asked for or ran.
+  bool checkpoint_if_due();
+  int wal_pages() const { return wal_pages_; }  // after the last commit on the writer's connection
+  std::uint64_t checkpoints_completed() const { return checkpointer_->completed(); }  // on the checkpointer's thread
   // Writes pending counter increments now (the writer calls it at shutdown),
   // or only if some are older than a second (the writer calls it when idle).
-  // WAL checkpoint (PASSIVE: never waits for readers), which fsyncs the WAL and the database.
-  void checkpoint();
   void flush_counters_now();
   void flush_counters_if_due();
   // At shutdown: the counters and each topic's newest identity (see topic_last_identity_).
@@ -132,6 +146,11 @@ class store {
   store_open_report open_report_;
   sqlite::database db_;
   std::uint64_t page_size_ = 4096;
+  int wal_pages_ = 0;             // the WAL's size after the last commit (SQLite's WAL hook)
+  int wal_pages_requested_ = 0;   // its size when the last checkpoint was asked for
+  int wal_checkpoint_pages_ = 0;  // checkpoint_if_due() asks for one each time the WAL grew by this much
+  // Declared after db_: stopped (and its connection closed) before db_ closes.
+  std::unique_ptr<wal_checkpointer> checkpointer_;
 
   sqlite::statement insert_message_, insert_event_, insert_quarantine_, trim_quarantine_;
   sqlite::statement find_device_, insert_device_, find_topic_, insert_topic_, add_counter_;

@@ -85,6 +85,47 @@ TEST_CASE_FIXTURE(store_fixture, "a new store has 1 KiB pages - a store created 
   CHECK(count(reopened, "SELECT count(*) FROM messages") == 1);
 }
 
+TEST_CASE_FIXTURE(store_fixture, "a commit never checkpoints - the writer asks for one per MiB of WAL on another thread, at 4 MiB runs one itself") {
+  using namespace std::chrono_literals;
+  store s(settings, "boot-a", now_ms);
+  int seq = 0;
+  auto write_batch = [&] {
+    std::vector<received_message> batch;
+    for (int i = 0; i < 100; ++i) {
+      ++seq;
+      batch.push_back(message("commune/c/env/e-1/telemetry",
+                              fmt::format(R"({{"seq":{},"pm2_5":{},"pm10":{},"humidity":{}}})", seq, seq % 300, seq % 500, seq % 100)));
+    }
+    REQUIRE(s.write(batch).status == write_status::ok);
+  };
+  auto grow_wal_to = [&](int pages) {
+    for (int batches = 0; batches < 2000 && s.wal_pages() < pages; ++batches) write_batch();
+    REQUIRE(s.wal_pages() >= pages);
+  };
+  // Nothing is due below 1 MiB (1024 pages of 1 KiB), and the commits themselves never checkpoint.
+  for (int batches = 0; batches < 400 && s.wal_pages() < 1000; ++batches) {
+    CHECK_FALSE(s.checkpoint_if_due());
+    write_batch();
+  }
+  grow_wal_to(1536);
+  // Asked for once; it runs on the checkpointer's thread.
+  CHECK(s.checkpoint_if_due());
+  CHECK_FALSE(s.checkpoint_if_due());
+  for (int i = 0; i < 200 && s.checkpoints_completed() == 0; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(s.checkpoints_completed() == 1);
+  // Every frame was copied: the next commit starts the WAL over.
+  write_batch();
+  CHECK(s.wal_pages() < 200);
+
+  // At 4 MiB the writer checkpoints on its own connection, at once: no wait for another thread.
+  grow_wal_to(4 * 1024);
+  CHECK(s.checkpoint_if_due());
+  write_batch();
+  CHECK(s.wal_pages() < 200);
+  CHECK(s.checkpoints_completed() == 1);
+  CHECK(count(s, "SELECT count(*) FROM messages") == seq);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readings, stamps and units") {
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().created);
