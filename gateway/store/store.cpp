@@ -37,6 +37,18 @@ constexpr int wal_fallback_factor = 4;
 
 bool is_full(int rc) { return (rc & 0xff) == SQLITE_FULL; }
 
+// True for as long as it lives.
+class raised_flag {
+ public:
+  explicit raised_flag(bool& flag) : flag_(flag) { flag_ = true; }
+  ~raised_flag() { flag_ = false; }
+  raised_flag(const raised_flag&) = delete;
+  raised_flag& operator=(const raised_flag&) = delete;
+
+ private:
+  bool& flag_;
+};
+
 std::uint64_t disk_free(const std::filesystem::path& db_path) {
   struct statvfs info {};
   const auto dir = db_path.has_parent_path() ? db_path.parent_path() : std::filesystem::path(".");
@@ -139,11 +151,11 @@ void store::apply_pragmas() {
   db_.exec(settings_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   db_.exec("PRAGMA temp_store = MEMORY");
   page_size_ = static_cast<std::uint64_t>(db_.query_int("PRAGMA page_size"));
-  // Keep the WAL small (a checkpoint per MiB, the file cut back to 4 MiB when
+  // Keep the WAL small (a checkpoint per MiB, the file cut back to 1 MiB when
   // it starts over): it is disk space the store cannot shed, and on a full
   // disk a big WAL is what cannot be checkpointed. Counted in pages: 1024 of
   // 1 KiB, 256 of 4 KiB (with 256 1 KiB pages were checkpointed every 256 KiB).
-  db_.exec(fmt::format("PRAGMA journal_size_limit = {}", wal_fallback_factor * wal_checkpoint_bytes));
+  db_.exec(fmt::format("PRAGMA journal_size_limit = {}", wal_checkpoint_bytes));
   wal_checkpoint_pages_ = static_cast<int>(wal_checkpoint_bytes / page_size_);
   // Not SQLite's automatic checkpoint (wal_autocheckpoint, which this hook
   // replaces): it runs inside COMMIT, with two fsyncs, before the writer can
@@ -151,10 +163,21 @@ void store::apply_pragmas() {
   // ~100k msg/s those fsyncs filled store.max_uncommitted and held the MQTT
   // thread back ~45 times per 200k messages. The writer asks the
   // checkpointer's thread after releasing the batch (checkpoint_if_due).
+  // Every other commit on this connection (shedding, migrations, re-stamping)
+  // checkpoints inline as SQLite would: shedding deletes chunk after chunk,
+  // and with nothing checkpointing between them the WAL grew by each chunk's
+  // pages until the disk-floor check, seeing free space shrink, had deleted
+  // every message and alarm.
   sqlite3_wal_hook(
       db_.get(),
-      [](void* self, sqlite3*, const char*, int pages) {
-        static_cast<store*>(self)->wal_pages_ = pages;
+      [](void* self_pointer, sqlite3* db, const char* name, int pages) {
+        auto& self = *static_cast<store*>(self_pointer);
+        self.wal_pages_ = pages;
+        if (!self.in_ingest_write_ && pages >= self.wal_checkpoint_pages_) {
+          sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          self.wal_pages_ = 0;
+          self.wal_pages_requested_ = 0;
+        }
         return SQLITE_OK;
       },
       this);
@@ -476,6 +499,8 @@ int store::flush_counters() {
 }
 
 write_outcome store::write(std::span<const received_message> batch) {
+  // This commit's checkpoint is the writer's to ask for (checkpoint_if_due).
+  const raised_flag ingest_write(in_ingest_write_);
   write_outcome outcome;
   deltas_ = {};
   batch_identities_.clear();
@@ -894,11 +919,17 @@ shed_report store::enforce_limits(bool emergency) {
   if (emergency) {
     // Space for the checkpoint and the deletes that follow.
     report.released_reserve = release_reserve();
-    // A full disk may be full of WAL: checkpointing and truncating it is the
-    // cheapest space to win back, and deletes need WAL room themselves.
-    db_.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
   auto usage_now = usage();
+  if (emergency || usage_now.disk_free_bytes < settings_.min_free_disk) {
+    // A full disk may be full of WAL (up to 4 MiB while a backlog drains,
+    // wal_checkpointer.hpp): checkpointing and truncating it is the cheapest
+    // space to win back, and deletes need WAL room themselves. Without this,
+    // a grown WAL counted as data that shedding could never free, and a
+    // burst on a small disk shed every message and alarm.
+    db_.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    usage_now = usage();
+  }
   auto over = [&](const store_usage& u) {
     return u.used_bytes > settings_.max_size || u.disk_free_bytes < settings_.min_free_disk;
   };

@@ -148,6 +148,7 @@ class store {
   std::uint64_t page_size_ = 4096;
   int wal_pages_ = 0;             // the WAL's size after the last commit (SQLite's WAL hook)
   int wal_pages_requested_ = 0;   // its size when the last checkpoint was asked for
+  bool in_ingest_write_ = false;  // in write(): the WAL hook leaves the checkpoint to checkpoint_if_due
   int wal_checkpoint_pages_ = 0;  // checkpoint_if_due() asks for one each time the WAL grew by this much
   // Declared after db_: stopped (and its connection closed) before db_ closes.
   std::unique_ptr<wal_checkpointer> checkpointer_;

@@ -264,7 +264,10 @@ TEST_CASE("below the free-disk floor, raw readings are shed and every alarm is s
       REQUIRE(pub.publish("commune/c/camera/cam-1/event", "{\"seq\":" + std::to_string(alarms) + ",\"event\":\"tamper\"}"));
     }
   }
-  REQUIRE(wait_for([&] { return store_count(db, "SELECT count(*) FROM events WHERE kind = 'tamper'") == alarms; }, 120s));
+  const bool all_alarms =
+      wait_for([&] { return store_count(db, "SELECT count(*) FROM events WHERE kind = 'tamper'") == alarms; }, 120s);
+  if (!all_alarms) MESSAGE("gateway log:\n", gateway.log());
+  REQUIRE(all_alarms);
   const auto counters = store_counters(db);
   MESSAGE("shed ", counters.count("shed_messages") ? counters.at("shed_messages") : 0, " messages; ",
           disk.free_bytes() / 1024, " KiB free");
