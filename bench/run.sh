@@ -284,32 +284,33 @@ if ! skipped d; then
   wait_log "$out/d/gateway-startup.log" "mqtt: subscribed" 300 || die "the gateway under callgrind did not subscribe"
   kill -TERM "$vg_pid"
   wait "$vg_pid" || true
-  publish bench-db "$n_callgrind" "$out/d/gateway-published.json"
-  (cd "$out/d/gateway" && exec valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.gateway.out" \
-    "$gateway_bin" -c communegw.toml run >"$out/d/gateway.log" 2>&1) &
-  vg_pid=$!
-  started_pids+=("$vg_pid")
-  wait_stored "$out/d/gateway/gateway.db" "$n_callgrind" 3600 || die "the gateway under callgrind did not store $n_callgrind messages"
-  kill -TERM "$vg_pid"
-  wait "$vg_pid" || true
+  # callgrind_drain <name> <commune>: N messages queued for the gateway in
+  # $out/d/<name>, drained under callgrind; r[<name>_commits].
+  callgrind_drain() {
+    local name=$1 commune=$2
+    publish "$commune" "$n_callgrind" "$out/d/$name-published.json"
+    (cd "$out/d/$name" && exec valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.$name.out" \
+      "$gateway_bin" -c communegw.toml run >"$out/d/$name.log" 2>&1) &
+    vg_pid=$!
+    started_pids+=("$vg_pid")
+    wait_stored "$out/d/$name/gateway.db" "$n_callgrind" 3600 ||
+      die "the gateway under callgrind ($name) did not store $n_callgrind messages"
+    kill -TERM "$vg_pid"
+    wait "$vg_pid" || true
+    r[${name}_commits]=$(sed -n 's/.*stopped: .* in \([0-9]*\) commits.*/\1/p' "$out/d/$name.log")
+  }
+  callgrind_drain gateway bench-db
 
   # Under callgrind messages arrive ~50x slower, below the rate at which the
   # writer gathers a backlog (store.gather_above): it commits every one or
   # two, as at 500-5,000 msg/s. The drain in (b) commits ~450 at a time. So
   # the gateway runs a second time gathering at any rate, as in the drain;
   # the two runs also give the cost of a commit.
-  r[d_commits]=$(sed -n 's/.*stopped: .* in \([0-9]*\) commits.*/\1/p' "$out/d/gateway.log")
   gateway_config "$out/d/gathering" communegw-bench-dg bench-dg "gather_above = 1"
   prime_gateway "$out/d/gathering"
-  publish bench-dg "$n_callgrind" "$out/d/gathering-published.json"
-  (cd "$out/d/gathering" && exec valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.gathering.out" \
-    "$gateway_bin" -c communegw.toml run >"$out/d/gathering.log" 2>&1) &
-  vg_pid=$!
-  started_pids+=("$vg_pid")
-  wait_stored "$out/d/gathering/gateway.db" "$n_callgrind" 3600 || die "the gathering gateway under callgrind did not store $n_callgrind messages"
-  kill -TERM "$vg_pid"
-  wait "$vg_pid" || true
-  r[dg_commits]=$(sed -n 's/.*stopped: .* in \([0-9]*\) commits.*/\1/p' "$out/d/gathering.log")
+  callgrind_drain gathering bench-dg
+  r[d_commits]=${r[gateway_commits]}
+  r[dg_commits]=${r[gathering_commits]}
   ir_bg=$(callgrind_total "$out/d/callgrind.gathering.out")
   [[ -n "$ir_bg" && -n "${r[d_commits]}" && -n "${r[dg_commits]}" ]] || die "could not read the gathering run's totals in $out/d"
   ir_a=$(callgrind_total "$out/d/callgrind.raw.out")
