@@ -438,7 +438,7 @@ verdict() { # verdict <value> <target>: lower is better
       "${r[dg_commits]}"
     printf '%-44s %12s %12s   target <= %s: %s\n' "    b - a" "${r[dg_diff]}" "${r[dg_diff_marginal]}" \
       "$target_callgrind_extra" "$(verdict "${r[dg_diff]}" "$target_callgrind_extra")"
-    printf '%-44s %12s %12s   %s commits\n' "    (b) gateway, committing every 1-2 msgs" "${r[d_b]}" "${r[d_b_marginal]}" \
+    printf '%-44s %12s %12s   %s commits\n' "    (b) gateway, committing continuously" "${r[d_b]}" "${r[d_b_marginal]}" \
       "${r[d_commits]}"
     printf '%-44s %12s %12s   (as at 500-5,000 msg/s; no target)\n' "    b - a" "${r[d_diff]}" "${r[d_diff_marginal]}"
     printf '%-44s %12s\n' "    instructions per commit" "${r[d_per_commit]:-?}"
