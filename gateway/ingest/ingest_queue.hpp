@@ -90,8 +90,8 @@ class ingest_queue {
     // per message cost a futex call here and a context switch on the other
     // core for each of tens of thousands of messages a second.
     const bool was_empty = empty();
-    items_.push_back({ticket, bytes_.size(), message.topic.size(), message.payload.size(), message.received,
-                      message.flags});
+    items_.push_back(
+        {ticket, bytes_.size(), message.topic.size(), message.payload.size(), message.received, message.flags});
     bytes_.append(message.topic).append(message.payload);
     if (was_empty) not_empty_.notify_one();
     const auto may_return = [&] { return abandoned_ || committed_ticket_ + max_uncommitted_ >= ticket; };

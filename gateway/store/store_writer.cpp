@@ -27,8 +27,8 @@ constexpr int attempts_after_close = 5;
 // would otherwise keep up with batches of ~4 and write ~3 KB per 200-byte
 // message. Above store.gather_above (5,000 msg/s by default) it gathers for
 // up to gather_window per commit, or until half of store.max_uncommitted is
-// waiting (more would hold the MQTT thread back); below it (every commune's normal traffic) each message
-// commits at once. With 10 ms, a 28k msg/s drain committed ~170 messages at a
+// waiting (more would hold the MQTT thread back); below it (every commune's
+// normal traffic) each message commits at once. With 10 ms, a 28k msg/s drain committed ~170 messages at a
 // time and the ~3 rewritten pages per commit made the WAL 1.4x the data
 // (bench/README.md, disk bytes per payload byte); 25 ms reaches ~500.
 constexpr auto rate_window = std::chrono::milliseconds(100);

@@ -48,7 +48,8 @@ void wal_checkpointer::loop() {
     // checkpoint at the same moment, e.g. the writer's own) is not an error:
     // that one does the work.
     int wal_frames = 0, copied_frames = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied_frames);
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied_frames);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       spdlog::warn("store: WAL checkpoint failed: {} ({}); the writer will try again", db_.error_message(), rc);
     }

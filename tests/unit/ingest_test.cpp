@@ -109,10 +109,8 @@ TEST_CASE("the queue keeps its own copy of each message - what the writer takes 
   for (int i = 0; i < 5; ++i) {
     topic = fmt::format("commune/c/env/e-{}/telemetry", i);
     payload = fmt::format(R"({{"seq":{},"pm2_5":{}}})", i, i * 10);
-    REQUIRE(queue.push_and_wait(inbound_message{.topic = topic,
-                                                .payload = payload,
-                                                .received = {1000 + i, i, true},
-                                                .flags = {.redelivered = i == 3}}));
+    REQUIRE(queue.push_and_wait(inbound_message{
+        .topic = topic, .payload = payload, .received = {1000 + i, i, true}, .flags = {.redelivered = i == 3}}));
   }
   topic.assign(64, 'x');
   payload.assign(64, 'y');
