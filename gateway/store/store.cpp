@@ -170,14 +170,10 @@ void store::apply_pragmas() {
   // every message and alarm.
   sqlite3_wal_hook(
       db_.get(),
-      [](void* self_pointer, sqlite3* db, const char* name, int pages) {
+      [](void* self_pointer, sqlite3*, const char*, int pages) {
         auto& self = *static_cast<store*>(self_pointer);
         self.wal_pages_ = pages;
-        if (!self.in_ingest_write_ && pages >= self.wal_checkpoint_pages_) {
-          sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-          self.wal_pages_ = 0;
-          self.wal_pages_requested_ = 0;
-        }
+        if (!self.in_ingest_write_ && pages >= self.wal_checkpoint_pages_) self.checkpoint_here();
         return SQLITE_OK;
       },
       this);
@@ -369,12 +365,16 @@ void store::checkpoint() {
   checkpointer_->request();
 }
 
+void store::checkpoint_here() {
+  sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  wal_pages_ = 0;  // the next commit starts the WAL over
+  wal_pages_requested_ = 0;
+}
+
 bool store::checkpoint_if_due() {
   if (wal_pages_ < wal_pages_requested_) wal_pages_requested_ = 0;  // the WAL started over
   if (wal_pages_ >= wal_fallback_factor * wal_checkpoint_pages_) {
-    db_.try_exec("PRAGMA wal_checkpoint(PASSIVE)");
-    wal_pages_ = 0;
-    wal_pages_requested_ = 0;
+    checkpoint_here();
     return true;
   }
   if (wal_pages_ - wal_pages_requested_ < wal_checkpoint_pages_) return false;

@@ -116,6 +116,8 @@ class store {
 
  private:
   void apply_pragmas();
+  // A PASSIVE checkpoint on the writer's own connection, now (see checkpoint_if_due).
+  void checkpoint_here();
   void record_recovery(std::int64_t now_ms);
   void migrate();
   void prepare_statements();

@@ -47,11 +47,11 @@ void wal_checkpointer::loop() {
     // PASSIVE: never waits for the writer or readers. Busy (another
     // checkpoint at the same moment, e.g. the writer's own) is not an error:
     // that one does the work.
-    int wal_frames = 0, copied_frames = 0;
-    const int rc =
-        sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied_frames);
+    const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      spdlog::warn("store: WAL checkpoint failed: {} ({}); the writer will try again", db_.error_message(), rc);
+      // A full disk fails every checkpoint until space returns.
+      failure_log_.log(spdlog::level::warn, "store: WAL checkpoint failed: {} ({}); the writer will ask again",
+                       db_.error_message(), rc);
     }
     lock.lock();
     ++completed_;

@@ -16,12 +16,14 @@
 // keeps growing; the store then checkpoints on the writer's own connection
 // (store::checkpoint_if_due).
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "gateway/log/rate_limited_log.hpp"
 #include "gateway/store/sqlite.hpp"
 
 namespace communegw {
@@ -44,6 +46,7 @@ class wal_checkpointer {
   void loop();
 
   sqlite::database db_;
+  rate_limited_log failure_log_{std::chrono::seconds(60)};
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool requested_ = false;
