@@ -47,6 +47,11 @@ std::optional<double> parse_number_text(std::string_view text) {
 }
 
 number read_number(simdjson::ondemand::value value) {
+  // Nearly every value is a number: parse it at once. A failed get_double()
+  // leaves the value unread, for the path by type below.
+  if (double parsed = 0; value.get_double().get(parsed) == simdjson::SUCCESS) {
+    return std::isfinite(parsed) ? number{status::ok, parsed} : number{status::wrong_type};
+  }
   simdjson::ondemand::json_type type;
   if (value.type().get(type)) return {status::wrong_type};
   switch (type) {
@@ -89,9 +94,7 @@ number read_switch(simdjson::ondemand::value value) {
 }
 
 std::optional<std::int64_t> read_non_negative_integer(simdjson::ondemand::value value) {
-  simdjson::ondemand::json_type type;
-  if (value.type().get(type) || type != simdjson::ondemand::json_type::number) return std::nullopt;
-  double parsed = 0;
+  double parsed = 0;  // get_double() fails on anything but a number
   if (value.get_double().get(parsed)) return std::nullopt;
   if (!(parsed >= 0.0) || parsed > 9007199254740992.0 || std::floor(parsed) != parsed) return std::nullopt;
   return static_cast<std::int64_t>(parsed);

@@ -10,6 +10,7 @@
 
 int main(int argc, char** argv) {
   using namespace communegw;
+  sqlite::configure_process();
   CLI::App app{"communegw: commune IoT edge gateway (MQTT ingest, durable SQLite store)"};
   app.require_subcommand(1);
   std::string config_path = "/etc/communegw/communegw.toml";

@@ -14,20 +14,31 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
   if (!topic.empty() && topic.front() == '$' && !filter.empty() && (filter.front() == '+' || filter.front() == '#')) {
     return false;
   }
+  // One pass over both, a level at a time; it runs for every message.
+  const std::size_t filter_size = filter.size();
+  const std::size_t topic_size = topic.size();
+  std::size_t f = 0;  // the start of a level in filter
+  std::size_t t = 0;  // and in topic
   while (true) {
-    const auto filter_slash = filter.find('/');
-    const auto filter_level = filter.substr(0, filter_slash);
-    if (filter_level == "#") return true;
-    const auto topic_slash = topic.find('/');
-    if (filter_level != "+" && filter_level != topic.substr(0, topic_slash)) return false;
-    const bool filter_end = filter_slash == std::string_view::npos;
-    const bool topic_end = topic_slash == std::string_view::npos;
+    const bool whole_level_wildcard = f < filter_size && (f + 1 == filter_size || filter[f + 1] == '/');
+    if (whole_level_wildcard && filter[f] == '#') return true;
+    if (whole_level_wildcard && filter[f] == '+') {
+      ++f;
+      while (t < topic_size && topic[t] != '/') ++t;
+    } else {
+      for (; f < filter_size && filter[f] != '/'; ++f, ++t) {
+        if (t == topic_size || topic[t] != filter[f]) return false;
+      }
+      if (t < topic_size && topic[t] != '/') return false;  // the topic's level is longer
+    }
+    const bool filter_end = f == filter_size;
+    const bool topic_end = t == topic_size;
     if (filter_end || topic_end) {
       // "a/#" also matches "a": '#' includes the parent level.
-      return filter_end ? topic_end : filter.substr(filter_slash + 1) == "#";
+      return filter_end ? topic_end : filter.substr(f + 1) == "#";
     }
-    filter.remove_prefix(filter_slash + 1);
-    topic.remove_prefix(topic_slash + 1);
+    ++f;
+    ++t;
   }
 }
 

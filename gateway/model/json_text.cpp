@@ -39,21 +39,20 @@ namespace {
 // doubles are closer together than 0.0005, so no shorter decimal on the
 // 0.001 grid maps to the same double: the text is also the shortest, and in
 // this range fmt writes it in plain (not exponent) form too.
-bool append_three_decimals(std::string& out, double value) {
+char* write_three_decimals(char* out, double value) {
   const double scaled = value * 1000.0;
-  if (!(std::fabs(scaled) < 1e15)) return false;  // also NaN and infinity
+  if (!(std::fabs(scaled) < 1e15)) return nullptr;  // also NaN and infinity
   const auto k = static_cast<std::int64_t>(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
-  if (static_cast<double>(k) / 1000.0 != value) return false;
+  if (static_cast<double>(k) / 1000.0 != value) return nullptr;
   if (k == 0) {
-    if (std::signbit(value)) return false;  // -0: fmt writes "-0"
-    out += '0';
-    return true;
+    if (std::signbit(value)) return nullptr;  // -0: fmt writes "-0"
+    *out = '0';
+    return out + 1;
   }
   const std::uint64_t magnitude = k < 0 ? static_cast<std::uint64_t>(-k) : static_cast<std::uint64_t>(k);
-  char text[24];
-  char* end = text;
+  char* end = out;
   if (k < 0) *end++ = '-';
-  end = std::to_chars(end, text + sizeof text, magnitude / 1000).ptr;
+  end = std::to_chars(end, out + json_number_max_chars, magnitude / 1000).ptr;
   if (auto fraction = static_cast<unsigned>(magnitude % 1000); fraction != 0) {
     char digits[3] = {static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
                       static_cast<char>('0' + fraction % 10)};
@@ -62,16 +61,19 @@ bool append_three_decimals(std::string& out, double value) {
     *end++ = '.';
     for (int i = 0; i < count; ++i) *end++ = digits[i];
   }
-  out.append(text, end);
-  return true;
+  return end;
 }
 
 }  // namespace
 
+char* write_json_number(char* out, double value) {
+  if (char* end = write_three_decimals(out, value)) return end;
+  return fmt::format_to(out, FMT_COMPILE("{}"), value);  // at most 24 characters
+}
+
 void append_json_number(std::string& out, double value) {
-  if (append_three_decimals(out, value)) return;
-  char text[32];  // the shortest round-trip form of a double is at most 24 characters
-  out.append(text, fmt::format_to(text, FMT_COMPILE("{}"), value));
+  char text[json_number_max_chars];
+  out.append(text, write_json_number(text, value));
 }
 
 }  // namespace communegw

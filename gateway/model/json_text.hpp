@@ -1,6 +1,7 @@
 #pragma once
 // Writing small JSON texts (event attributes, CLI output) without a library.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -13,5 +14,8 @@ void append_json_string(std::string& out, std::string_view text);
 // as the same double (what fmt's "{}" writes). Not for NaN or infinity, which
 // JSON cannot hold (validated readings are finite).
 void append_json_number(std::string& out, double value);
+// The same, written at `out`, which has room for json_number_max_chars; returns the end.
+inline constexpr std::size_t json_number_max_chars = 32;
+char* write_json_number(char* out, double value);
 
 }  // namespace communegw

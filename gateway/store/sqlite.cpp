@@ -4,6 +4,8 @@
 
 namespace communegw::sqlite {
 
+void configure_process() { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 statement::statement(sqlite3* db, std::string_view sql) {
   sqlite3_stmt* raw = nullptr;
   const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &raw, nullptr);

@@ -226,9 +226,6 @@ void store::load_recent_identities() {
 }
 
 void store::prepare_statements() {
-  insert_message_ = db_.prepare(
-      "INSERT INTO messages(device, topic, seq, device_ms, recv_ms, boot, mono_ms, flags, identity, readings) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert_event_ = db_.prepare(
       "INSERT INTO events(message, device, kind, severity, start_ms, end_ms, recv_ms, boot, mono_ms, flags, attributes, "
       "incident, closed, folded, queued_revision) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -516,6 +513,7 @@ write_outcome store::write(std::span<const received_message> batch) {
       if (it->second == 0) topic_last_identity_.erase(it->first);
       else topic_last_identity_[it->first] = it->second;
     }
+    new_messages_.clear();
     outcome.status = is_full(rc) ? write_status::full : write_status::failed;
     outcome.error = fmt::format("{} ({})", db_.error_message(), rc);
     // Rows inserted by the rolled-back transaction are gone: forget cached ids.
@@ -584,6 +582,7 @@ write_outcome store::write(std::span<const received_message> batch) {
     remember(item, topic);
     ++outcome.stored;
   }
+  if (const int rc = new_messages_.flush(); rc != SQLITE_DONE) return fail(rc);
 
   if (quarantined) {
     const auto newest = db_.query_int("SELECT coalesce(max(id), 0) FROM quarantine");
@@ -635,34 +634,38 @@ int store::write_part(const decoded_message& part, const received_message& item,
   const auto device = device_id(part, item.received.wall_ms);
   if (device < 0) return static_cast<int>(-device);
   heard_from(device, item);
-  // Hot path: built by hand, numbers in their shortest round-trip form.
-  readings_json_.assign(1, '{');
+  auto& readings = new_messages_.add({.device = device,
+                                      .topic = topic,
+                                      .seq = part.sequence,
+                                      .device_ms = part.device_time_ms,
+                                      .recv_ms = item.received.wall_ms,
+                                      .boot = boot_row_,
+                                      .mono_ms = item.received.monotonic_ms,
+                                      .flags = flags,
+                                      .identity = item.identity});
+  // Hot path: written by hand into a buffer sized for the longest text (no
+  // growth checks per character), numbers in their shortest round-trip form.
+  std::size_t longest = 2;
+  for (const auto& r : part.readings) longest += r.metric->name.size() + 4 + json_number_max_chars;
+  readings.resize(longest);
+  char* out = readings.data();
+  *out++ = '{';
   for (const auto& r : part.readings) {
-    if (readings_json_.size() > 1) readings_json_ += ',';
-    readings_json_ += '"';
-    readings_json_ += r.metric->name;
-    readings_json_ += "\":";
-    append_json_number(readings_json_, r.value);
+    if (out[-1] != '{') *out++ = ',';
+    *out++ = '"';
+    out = std::copy(r.metric->name.begin(), r.metric->name.end(), out);
+    *out++ = '"';
+    *out++ = ':';
+    out = write_json_number(out, r.value);
   }
-  readings_json_ += '}';
-
-  insert_message_.bind(1, device)
-      .bind(2, topic)
-      .bind(3, part.sequence)
-      .bind(4, part.device_time_ms)
-      .bind(5, item.received.wall_ms)
-      .bind(6, boot_row_)
-      .bind(7, item.received.monotonic_ms)
-      .bind(8, flags);
-  if (item.identity != 0) insert_message_.bind(9, static_cast<std::int64_t>(item.identity));
-  else insert_message_.bind_null(9);
-  insert_message_.bind_borrowed(10, readings_json_);
-  const int rc = insert_message_.step();
-  insert_message_.reset();  // before readings_json_ changes
-  if (rc != SQLITE_DONE) return rc;
-  const auto message_row = db_.last_insert_rowid();
+  *out++ = '}';
+  readings.resize(static_cast<std::size_t>(out - readings.data()));
   ++deltas_.stored_messages;
   deltas_.stored_readings += static_cast<std::int64_t>(part.readings.size());
+  if (part.events.empty()) return new_messages_.full() ? new_messages_.flush() : SQLITE_DONE;
+  // The events refer to the message row: insert it (the last queued) now.
+  if (const int rc = new_messages_.flush(); rc != SQLITE_DONE) return rc;
+  const auto message_row = db_.last_insert_rowid();
   for (const auto& ev : part.events) {
     if (const int event_rc = write_event(ev, message_row, device, item, flags); event_rc != SQLITE_DONE) return event_rc;
   }

@@ -23,6 +23,7 @@
 
 #include "gateway/config/config.hpp"
 #include "gateway/model/received_message.hpp"
+#include "gateway/store/message_rows.hpp"
 #include "gateway/store/recent_identities.hpp"
 #include "gateway/store/sqlite.hpp"
 #include "gateway/store/wal_checkpointer.hpp"
@@ -155,7 +156,7 @@ class store {
   // Declared after db_: stopped (and its connection closed) before db_ closes.
   std::unique_ptr<wal_checkpointer> checkpointer_;
 
-  sqlite::statement insert_message_, insert_event_, insert_quarantine_, trim_quarantine_;
+  sqlite::statement insert_event_, insert_quarantine_, trim_quarantine_;
   sqlite::statement find_device_, insert_device_, find_topic_, insert_topic_, add_counter_;
   sqlite::statement update_availability_, save_topic_identity_, save_last_seen_, save_last_seen_through_;
   sqlite::statement find_incident_, merge_attributes_, update_incident_;
@@ -206,7 +207,7 @@ class store {
   std::unordered_map<std::int64_t, std::int64_t> unsaved_last_seen_;
   std::vector<std::pair<std::int64_t, std::int64_t>> batch_last_seen_undo_;  // (device, previous; 0: none)
   std::chrono::steady_clock::time_point last_seen_saved_at_ = std::chrono::steady_clock::now();
-  std::string readings_json_;  // reused buffer
+  message_rows new_messages_{db_};  // this batch's rows of `messages`, not yet inserted
 };
 
 // How often the store writes when each device was last heard from (see store::unsaved_last_seen_).

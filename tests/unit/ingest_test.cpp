@@ -2,11 +2,13 @@
 
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "gateway/ingest/ingest.hpp"
 #include "gateway/ingest/ingest_queue.hpp"
+#include "gateway/model/received_message.hpp"
 
 using namespace communegw;
 
@@ -21,6 +23,86 @@ TEST_CASE("MQTT topic filters match as the specification says") {
   CHECK(topic_matches("a/+/c", "a//c"));
   CHECK_FALSE(topic_matches("a/b", "a/b/c"));
   CHECK_FALSE(topic_matches("a/b/c", "a/b"));
+}
+
+TEST_CASE("topic matching agrees with a level-by-level reference on every short filter and topic") {
+  // The reference: split both at '/', compare level by level (MQTT 3.1.1 section 4.7).
+  const auto split = [](std::string_view text) {
+    std::vector<std::string_view> levels;
+    for (std::size_t start = 0;;) {
+      const auto slash = text.find('/', start);
+      levels.push_back(text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+      if (slash == std::string_view::npos) return levels;
+      start = slash + 1;
+    }
+  };
+  const auto reference = [&](std::string_view filter, std::string_view topic) {
+    if (!topic.empty() && topic.front() == '$' && !filter.empty() && (filter.front() == '+' || filter.front() == '#')) {
+      return false;
+    }
+    const auto f = split(filter);
+    const auto t = split(topic);
+    for (std::size_t i = 0; i < f.size(); ++i) {
+      if (f[i] == "#") return true;  // this level and all below, the parent level too
+      if (i == t.size()) return false;
+      if (f[i] != "+" && f[i] != t[i]) return false;
+    }
+    return f.size() == t.size();
+  };
+  // A valid filter has '+' and '#' only as whole levels, and '#' only last.
+  const auto valid_filter = [&](std::string_view filter) {
+    const auto f = split(filter);
+    for (std::size_t i = 0; i < f.size(); ++i) {
+      if (f[i].find_first_of("+#") != std::string_view::npos && f[i].size() != 1) return false;
+      if (f[i] == "#" && i + 1 != f.size()) return false;
+    }
+    return true;
+  };
+  // Every string of up to 4 characters over this alphabet, as filter and as topic.
+  const std::string alphabet = "ab/+#$";
+  std::vector<std::string> texts{""};
+  for (std::size_t begin = 0, length = 1; length <= 4; ++length) {
+    const std::size_t end = texts.size();
+    for (std::size_t i = begin; i < end; ++i) {
+      for (const char c : alphabet) texts.push_back(texts[i] + c);
+    }
+    begin = end;
+  }
+  std::size_t matches = 0;
+  for (const auto& filter : texts) {
+    for (const auto& topic : texts) {
+      if (!valid_filter(filter) || topic.find_first_of("+#") != std::string::npos) continue;  // a topic has no wildcards
+      const bool expected = reference(filter, topic);
+      if (topic_matches(filter, topic) != expected) FAIL_CHECK("filter \"" << filter << "\" topic \"" << topic << "\"");
+      matches += expected ? 1 : 0;
+    }
+  }
+  CHECK(matches > 1000);  // the cases are not all misses
+}
+
+TEST_CASE("a message's identity is FNV-1a over topic, NUL, payload - stored identities never change") {
+  // The plain byte loop, as stores written by earlier versions computed it.
+  const auto reference = [](std::string_view topic, std::string_view payload) {
+    std::uint64_t hash = 0xcbf29ce484222325ULL;
+    std::string bytes(topic);
+    bytes += '\0';
+    bytes += payload;
+    for (const char c : bytes) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ULL;
+    }
+    return hash == 0 ? 1 : hash;
+  };
+  // Every length around the eight-byte steps, and bytes above 0x7f (char may be signed).
+  std::string payload;
+  for (int length = 0; length <= 40; ++length) {
+    CAPTURE(length);
+    CHECK(message_identity("commune/c/env/e-1/telemetry", payload) == reference("commune/c/env/e-1/telemetry", payload));
+    CHECK(message_identity(payload, "{}") == reference(payload, "{}"));
+    payload += static_cast<char>(length % 3 == 0 ? 0xe1 : 'a' + length);
+  }
+  CHECK(message_identity("", "a") == 0x08326707b4eb37daULL);  // FNV-1a 64 of "\0a", computed in Python
+  CHECK(message_identity("a/b", "c") != message_identity("a/", "bc"));
 }
 
 TEST_CASE("ingest checks size, routes by topic and stamps every message") {

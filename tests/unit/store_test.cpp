@@ -150,6 +150,38 @@ TEST_CASE_FIXTURE(store_fixture, "accepted messages are stored with their readin
   CHECK(row.column_text(9) == "commune/c/env/e-1/telemetry");
 }
 
+TEST_CASE_FIXTURE(store_fixture, "a batch is stored whole and in order - each event points at its own message row") {
+  // 45 messages: the message rows go in up to 16 per INSERT (message_rows),
+  // and a message with an event is inserted at once, for its row id.
+  store s(settings, "boot-a", now_ms);
+  std::vector<received_message> batch;
+  for (int i = 0; i < 45; ++i) {
+    if (i % 11 == 5) {
+      batch.push_back(message("commune/c/camera/cam-1/event", fmt::format(R"({{"seq":{},"event":"tamper","zone":"z{}"}})", i, i)));
+    } else {
+      batch.push_back(message("commune/c/env/e-1/telemetry", fmt::format(R"({{"seq":{},"pm2_5":{}.5}})", i, i)));
+    }
+  }
+  const auto outcome = s.write(batch);
+  REQUIRE(outcome.status == write_status::ok);
+  CHECK(outcome.stored == 45);
+  CHECK(count(s, "SELECT count(*) FROM messages") == 45);
+  auto rows = s.database().prepare("SELECT seq, recv_ms, mono_ms, identity, readings FROM messages ORDER BY id");
+  for (int i = 0; i < 45; ++i) {
+    CAPTURE(i);
+    REQUIRE(rows.step() == SQLITE_ROW);
+    CHECK(rows.column_int(0) == i);
+    CHECK(rows.column_int(1) == batch[static_cast<std::size_t>(i)].received.wall_ms);
+    CHECK(rows.column_int(2) == 5000);
+    CHECK(static_cast<std::uint64_t>(rows.column_int(3)) == batch[static_cast<std::size_t>(i)].identity);
+    CHECK(rows.column_text(4) == (i % 11 == 5 ? std::string("{}") : fmt::format(R"({{"pm2_5":{}.5}})", i)));
+  }
+  CHECK(rows.step() == SQLITE_DONE);
+  CHECK(count(s, "SELECT count(*) FROM events") == 4);
+  CHECK(count(s, "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message "
+                 "WHERE m.seq % 11 = 5 AND json_extract(e.attributes, '$.zone') = 'z' || m.seq") == 4);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "each part of a message is judged by its own device time - a 1970 sample among good ones is flagged alone") {
   store s(settings, "boot-a", now_ms);
   // As the Sparkplug driver reports samples of several times: one part per time, same device.

@@ -1,0 +1,63 @@
+#include "gateway/store/message_rows.hpp"
+
+#include <bit>
+
+namespace communegw {
+
+std::string& message_rows::add(const row& values) {
+  rows_[count_] = values;
+  auto& readings = readings_[count_];
+  ++count_;
+  readings.clear();
+  return readings;
+}
+
+sqlite::statement& message_rows::insert_of(std::size_t rows) {
+  auto& cached = inserts_[static_cast<std::size_t>(std::countr_zero(rows))];
+  if (!cached) {
+    // OR FAIL, not the default ABORT: with more than one row, ABORT keeps a
+    // statement journal so that a failing row can undo the rows before it.
+    // Here any failure rolls back the whole transaction (store::write), so
+    // that journal would only cost a page copy per statement.
+    std::string sql =
+        "INSERT OR FAIL INTO messages(device, topic, seq, device_ms, recv_ms, boot, mono_ms, flags, identity, "
+        "readings) "
+        "VALUES";
+    for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?)";
+    cached.emplace(db_->prepare(sql));
+  }
+  return *cached;
+}
+
+int message_rows::flush() {
+  std::size_t done = 0;
+  int rc = SQLITE_DONE;
+  while (done < count_ && rc == SQLITE_DONE) {
+    const std::size_t rows = std::bit_floor(count_ - done);  // 16, 8, 4, 2, 1: at most five statements
+    auto& insert = insert_of(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+      const auto& r = rows_[done + i];
+      const int first = static_cast<int>(i * 10);
+      insert.bind(first + 1, r.device)
+          .bind(first + 2, r.topic)
+          .bind(first + 3, r.seq)
+          .bind(first + 4, r.device_ms)
+          .bind(first + 5, r.recv_ms)
+          .bind(first + 6, r.boot)
+          .bind(first + 7, r.mono_ms)
+          .bind(first + 8, r.flags);
+      if (r.identity != 0)
+        insert.bind(first + 9, static_cast<std::int64_t>(r.identity));
+      else
+        insert.bind_null(first + 9);
+      insert.bind_borrowed(first + 10, readings_[done + i]);
+    }
+    rc = insert.step();
+    insert.reset();  // before the readings buffers change
+    done += rows;
+  }
+  count_ = 0;
+  return rc;
+}
+
+}  // namespace communegw
