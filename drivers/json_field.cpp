@@ -145,10 +145,14 @@ bool is_json_non_object(simdjson::ondemand::document& doc) {
 
 std::optional<rejection> open_object(simdjson::ondemand::parser& parser, padded_buffer& buffer, std::string_view payload,
                                      simdjson::ondemand::document& doc, simdjson::ondemand::object& object) {
-  if (!simdjson::validate_utf8(payload.data(), payload.size())) {
-    return rejection{reject_reason::binary_payload, "payload is not UTF-8 text"};
-  }
+  // iterate() checks that the whole payload is UTF-8 (stage 1) and fails if
+  // it is not; validate_utf8 runs only then, to tell binary payloads from
+  // broken JSON (a second pass over every accepted payload cost ~140
+  // instructions per message).
   if (const auto error = parser.iterate(buffer.wrap(payload)).get(doc)) {
+    if (!simdjson::validate_utf8(payload.data(), payload.size())) {
+      return rejection{reject_reason::binary_payload, "payload is not UTF-8 text"};
+    }
     return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
   }
   if (const auto error = doc.get_object().get(object)) {

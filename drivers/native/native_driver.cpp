@@ -129,28 +129,14 @@ decode_result native_driver::decode(std::string_view topic, std::string_view pay
   if (auto* error = std::get_if<rejection>(&parsed_topic)) return std::move(*error);
   const auto& where = std::get<native_topic>(parsed_topic);
 
-  if (!simdjson::validate_utf8(payload.data(), payload.size())) {
-    return rejection{reject_reason::binary_payload, "payload is not UTF-8 text"};
-  }
   simdjson::ondemand::document doc;
-  if (const auto error = parser_.iterate(buffer_.wrap(payload)).get(doc)) {
-    return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
-  }
   simdjson::ondemand::object object;
-  if (const auto error = doc.get_object().get(object)) {
-    if (error == simdjson::INCORRECT_TYPE && json_field::is_json_non_object(doc)) {
-      return rejection{reject_reason::wrong_type, "payload must be a JSON object"};
-    }
-    return rejection{reject_reason::malformed_json,
-                     error == simdjson::INCORRECT_TYPE ? "payload is not JSON" : simdjson::error_message(error)};
-  }
+  if (auto error = json_field::open_object(parser_, buffer_, payload, doc, object)) return std::move(*error);
   std::optional<std::vector<std::string>> faults;
   auto result = decode_object(where, object, faults);
   if (std::holds_alternative<rejection>(result)) return result;
-  // On-Demand parses lazily: make sure nothing but whitespace follows the object
-  // (simdjson 3.0 has no at_end(); a location inside the buffer means more tokens).
-  const char* trailing = nullptr;
-  if (doc.current_location().get(trailing) == simdjson::SUCCESS) return rejection{reject_reason::malformed_json, "trailing content after the JSON object"};
+  // On-Demand parses lazily: make sure nothing but whitespace follows the object.
+  if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
   // Only an accepted message may change what the driver remembers.
   if (faults) faults_.report(std::get<decoded_message>(result), "faults", std::move(*faults));
   return result;
@@ -172,6 +158,7 @@ decode_result native_driver::decode_object(const native_topic& where, simdjson::
   bool severity_given = false;
 
   for (auto field : object) {
+    // Inline rather than json_field::read_member: ~70 instructions less per member (callgrind).
     std::string_view key;
     if (const auto error = field.unescaped_key().get(key)) {
       return rejection{reject_reason::malformed_json, simdjson::error_message(error)};

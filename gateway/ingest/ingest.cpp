@@ -1,5 +1,6 @@
 #include "gateway/ingest/ingest.hpp"
 
+#include <cstring>
 #include <exception>
 
 #include <fmt/format.h>
@@ -24,7 +25,8 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
     if (whole_level_wildcard && filter[f] == '#') return true;
     if (whole_level_wildcard && filter[f] == '+') {
       ++f;
-      while (t < topic_size && topic[t] != '/') ++t;
+      const void* slash = std::memchr(topic.data() + t, '/', topic_size - t);
+      t = slash ? static_cast<std::size_t>(static_cast<const char*>(slash) - topic.data()) : topic_size;
     } else {
       for (; f < filter_size && filter[f] != '/'; ++f, ++t) {
         if (t == topic_size || topic[t] != filter[f]) return false;

@@ -1,5 +1,6 @@
 #include "gateway/model/metric_catalogue.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -60,35 +61,44 @@ constexpr std::array metrics{
 // find_metric runs for every value of every message (7 per environment
 // message): an open-addressing table built at compile time finds a name with
 // one hash and usually one comparison, where a scan of the list compared ~15.
+// The hash reads four bytes (length, first, middle, last), not every byte as
+// FNV-1a did (~120 instructions a lookup before, ~60 now); over this
+// catalogue it still places every name within two probes (static_assert).
 constexpr std::uint32_t name_hash(std::string_view name) {
-  std::uint32_t hash = 2166136261U;  // FNV-1a, 32 bit
-  for (const char c : name) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 16777619U;
-  }
-  return hash;
+  if (name.empty()) return 0;
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(name[i])); };
+  return (static_cast<std::uint32_t>(name.size()) * 0x9E37U) ^ (byte(0) * 0x85EBU) ^ (byte(name.size() - 1) * 0xC2B2U) ^
+         (byte(name.size() / 2) * 0x27D4U);
 }
 constexpr std::size_t slot_count = 128;  // a power of two, over 3x the metrics
 constexpr std::uint8_t empty_slot = 0xff;
 static_assert(metrics.size() * 3 <= slot_count && metrics.size() < empty_slot);
-constexpr auto slots = [] {
-  std::array<std::uint8_t, slot_count> table{};
-  table.fill(empty_slot);
+struct slot_table {
+  std::array<std::uint8_t, slot_count> slots{};
+  std::size_t longest_probe = 0;
+};
+constexpr slot_table table = [] {
+  slot_table built;
+  built.slots.fill(empty_slot);
   for (std::size_t i = 0; i < metrics.size(); ++i) {
     auto slot = name_hash(metrics[i].name) & (slot_count - 1);
-    while (table[slot] != empty_slot) slot = (slot + 1) & (slot_count - 1);
-    table[slot] = static_cast<std::uint8_t>(i);
+    std::size_t probes = 1;
+    for (; built.slots[slot] != empty_slot; ++probes) slot = (slot + 1) & (slot_count - 1);
+    built.slots[slot] = static_cast<std::uint8_t>(i);
+    built.longest_probe = std::max(built.longest_probe, probes);
   }
-  return table;
+  return built;
 }();
+static_assert(table.longest_probe <= 2, "a new metric name collides: change name_hash's multipliers");
 
 }  // namespace
 
 std::span<const metric_info> metric_catalogue() { return metrics; }
 
 const metric_info* find_metric(std::string_view name) {
-  for (auto slot = name_hash(name) & (slot_count - 1); slots[slot] != empty_slot; slot = (slot + 1) & (slot_count - 1)) {
-    if (const auto& metric = metrics[slots[slot]]; metric.name == name) return &metric;
+  for (auto slot = name_hash(name) & (slot_count - 1); table.slots[slot] != empty_slot;
+       slot = (slot + 1) & (slot_count - 1)) {
+    if (const auto& metric = metrics[table.slots[slot]]; metric.name == name) return &metric;
   }
   return nullptr;
 }

@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "gateway/model/metric_catalogue.hpp"
 
 namespace communegw {
@@ -80,7 +82,9 @@ struct decoded_message {
   device_kind kind = device_kind::environment;
   std::optional<std::int64_t> sequence;        // per-device sequence number, if the device sends one
   std::optional<std::int64_t> device_time_ms;  // device-reported time, Unix ms
-  std::vector<reading> readings;
+  // Inline up to 9 (a streetlight status with every metric): no allocation
+  // per message on the ingest path.
+  boost::container::small_vector<reading, 9> readings;
   std::vector<event> events;
   // Fields refused individually while the rest of the message was kept
   // (e.g. a PM2.5 of -5 next to a valid temperature).

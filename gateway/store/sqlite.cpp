@@ -4,7 +4,9 @@
 
 namespace communegw::sqlite {
 
-void configure_process() { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+void configure_process() {
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 statement::statement(sqlite3* db, std::string_view sql) {
   sqlite3_stmt* raw = nullptr;
@@ -13,10 +15,6 @@ statement::statement(sqlite3* db, std::string_view sql) {
   if (rc != SQLITE_OK) throw error(rc, fmt::format("preparing \"{}\": {}", sql, sqlite3_errmsg(db)));
 }
 
-statement& statement::bind(int index, std::int64_t value) {
-  sqlite3_bind_int64(stmt_.get(), index, value);
-  return *this;
-}
 statement& statement::bind(int index, double value) {
   sqlite3_bind_double(stmt_.get(), index, value);
   return *this;
@@ -25,16 +23,8 @@ statement& statement::bind(int index, std::string_view text) {
   sqlite3_bind_text(stmt_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
   return *this;
 }
-statement& statement::bind_borrowed(int index, std::string_view text) {
-  sqlite3_bind_text(stmt_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
-  return *this;
-}
 statement& statement::bind_blob(int index, std::string_view bytes) {
   sqlite3_bind_blob(stmt_.get(), index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-  return *this;
-}
-statement& statement::bind_null(int index) {
-  sqlite3_bind_null(stmt_.get(), index);
   return *this;
 }
 

@@ -38,14 +38,24 @@ class statement {
   statement(statement&&) noexcept = default;
   statement& operator=(statement&&) noexcept = default;
 
-  statement& bind(int index, std::int64_t value);
+  // Inline: eleven binds per stored message.
+  statement& bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(stmt_.get(), index, value);
+    return *this;
+  }
   statement& bind(int index, double value);
   statement& bind(int index, std::string_view text);  // SQLite copies the text
   // Not copied: the text must stay unchanged until reset(). For the hot path,
   // where a copy per row is a malloc, a memcpy and a free.
-  statement& bind_borrowed(int index, std::string_view text);
+  statement& bind_borrowed(int index, std::string_view text) {
+    sqlite3_bind_text(stmt_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    return *this;
+  }
   statement& bind_blob(int index, std::string_view bytes);
-  statement& bind_null(int index);
+  statement& bind_null(int index) {
+    sqlite3_bind_null(stmt_.get(), index);
+    return *this;
+  }
   template <typename T>
   statement& bind(int index, const std::optional<T>& value) {
     return value ? bind(index, *value) : bind_null(index);

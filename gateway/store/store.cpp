@@ -402,6 +402,9 @@ void store::flush_at_shutdown() {
 
 // Inside the caller's transaction.
 int store::save_topic_identities() {
+  // One UPDATE per topic, not one per message stored since the last save.
+  std::sort(unsaved_topics_.begin(), unsaved_topics_.end());
+  unsaved_topics_.erase(std::unique(unsaved_topics_.begin(), unsaved_topics_.end()), unsaved_topics_.end());
   for (const auto topic : unsaved_topics_) {
     const auto it = topic_last_identity_.find(topic);
     if (it == topic_last_identity_.end()) continue;

@@ -71,7 +71,8 @@ TEST_CASE("topic matching agrees with a level-by-level reference on every short 
   std::size_t matches = 0;
   for (const auto& filter : texts) {
     for (const auto& topic : texts) {
-      if (!valid_filter(filter) || topic.find_first_of("+#") != std::string::npos) continue;  // a topic has no wildcards
+      // Only valid filters, and topics without wildcards.
+      if (!valid_filter(filter) || topic.find_first_of("+#") != std::string::npos) continue;
       const bool expected = reference(filter, topic);
       if (topic_matches(filter, topic) != expected) FAIL_CHECK("filter \"" << filter << "\" topic \"" << topic << "\"");
       matches += expected ? 1 : 0;
@@ -97,7 +98,8 @@ TEST_CASE("a message's identity is FNV-1a over topic, NUL, payload - stored iden
   std::string payload;
   for (int length = 0; length <= 40; ++length) {
     CAPTURE(length);
-    CHECK(message_identity("commune/c/env/e-1/telemetry", payload) == reference("commune/c/env/e-1/telemetry", payload));
+    CHECK(message_identity("commune/c/env/e-1/telemetry", payload) ==
+          reference("commune/c/env/e-1/telemetry", payload));
     CHECK(message_identity(payload, "{}") == reference(payload, "{}"));
     payload += static_cast<char>(length % 3 == 0 ? 0xe1 : 'a' + length);
   }

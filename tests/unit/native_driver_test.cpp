@@ -59,6 +59,15 @@ TEST_CASE("environment telemetry decodes every canonical metric with device time
   CHECK(m.field_rejections.empty());
 }
 
+TEST_CASE("keys are read with their escapes resolved - the fast path for plain keys agrees") {
+  const auto m = ok(decode(env_topic, R"({"pm2\u005f5":12.5,"a\"b":1,"pm10":20,"noise_level":40})"));
+  CHECK(value_of(m, "pm2_5") == 12.5);  // "\u005f" is '_'
+  CHECK(value_of(m, "pm10") == 20);     // after a key with an escaped quote
+  CHECK(value_of(m, "noise_level") == 40);
+  CHECK(m.readings.size() == 3);
+  CHECK(reason(decode(env_topic, R"({"pm2_5":1,"bad\x":2})")) == reject_reason::malformed_json);  // an invalid escape
+}
+
 TEST_CASE("streetlight status: lamp state words, faults become events with severities") {
   const auto m = ok(decode(light_topic, R"({"seq":5,"ts":1795403100.5,"lamp_on":"ON","dim_level":70,"battery_voltage":12.8,
       "battery_soc":76,"pv_voltage":0,"pv_current":0,"pv_power":0,"load_power":18.5,"controller_temperature":31,
@@ -158,6 +167,9 @@ TEST_CASE("whole-message rejections have precise reasons") {
   CHECK(reason(decode(env_topic, "[1,2,3]")) == reject_reason::wrong_type);
   CHECK(reason(decode(env_topic, "42")) == reject_reason::wrong_type);
   CHECK(reason(decode(env_topic, std::string("\xff\xfe\x00\x01garbage", 11))) == reject_reason::binary_payload);
+  // Well-formed JSON around bytes that are not UTF-8, in a value and after the object.
+  CHECK(reason(decode(env_topic, "{\"pm2_5\":1,\"note\":\"\xc3\x28\"}")) == reject_reason::binary_payload);
+  CHECK(reason(decode(env_topic, "{\"pm2_5\":1} \xff")) == reject_reason::binary_payload);
   CHECK(reason(decode(env_topic, R"({"seq":-1})")) == reject_reason::wrong_type);
   CHECK(reason(decode(env_topic, R"({"seq":1.5})")) == reject_reason::wrong_type);
   CHECK(reason(decode(env_topic, R"({"v":2})")) == reject_reason::unknown_value);

@@ -157,7 +157,8 @@ TEST_CASE_FIXTURE(store_fixture, "a batch is stored whole and in order - each ev
   std::vector<received_message> batch;
   for (int i = 0; i < 45; ++i) {
     if (i % 11 == 5) {
-      batch.push_back(message("commune/c/camera/cam-1/event", fmt::format(R"({{"seq":{},"event":"tamper","zone":"z{}"}})", i, i)));
+      batch.push_back(
+          message("commune/c/camera/cam-1/event", fmt::format(R"({{"seq":{},"event":"tamper","zone":"z{}"}})", i, i)));
     } else {
       batch.push_back(message("commune/c/env/e-1/telemetry", fmt::format(R"({{"seq":{},"pm2_5":{}.5}})", i, i)));
     }
@@ -178,8 +179,9 @@ TEST_CASE_FIXTURE(store_fixture, "a batch is stored whole and in order - each ev
   }
   CHECK(rows.step() == SQLITE_DONE);
   CHECK(count(s, "SELECT count(*) FROM events") == 4);
-  CHECK(count(s, "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message "
-                 "WHERE m.seq % 11 = 5 AND json_extract(e.attributes, '$.zone') = 'z' || m.seq") == 4);
+  CHECK(count(s,
+              "SELECT count(*) FROM events e JOIN messages m ON m.id = e.message "
+              "WHERE m.seq % 11 = 5 AND json_extract(e.attributes, '$.zone') = 'z' || m.seq") == 4);
 }
 
 TEST_CASE_FIXTURE(store_fixture, "each part of a message is judged by its own device time - a 1970 sample among good ones is flagged alone") {
