@@ -8,7 +8,7 @@
 # the table says clearly), 1 when it could not run.
 #
 # Knobs (environment): BENCH_N (200000), BENCH_N_PYTHON (20000),
-# BENCH_N_CALLGRIND (20000), BENCH_KILL_RATE (2000 msg/s), BENCH_KILL_SECONDS (30),
+# BENCH_N_CALLGRIND (20000), BENCH_CALLGRIND_RUNS (3), BENCH_KILL_RATE (2000 msg/s), BENCH_KILL_SECONDS (30),
 # BENCH_KILLS (5), BENCH_PAYLOAD (200 bytes), BENCH_ROUNDS (3: rounds of a and b),
 # BENCH_JOBS (1: build jobs),
 # BENCH_BUILD_DIR, BENCH_OUT, BENCH_SKIP (space-separated: a b c d f).
@@ -20,6 +20,7 @@ jobs=${BENCH_JOBS:-1}
 n=${BENCH_N:-200000}
 n_python=${BENCH_N_PYTHON:-20000}
 n_callgrind=${BENCH_N_CALLGRIND:-20000}
+callgrind_runs=${BENCH_CALLGRIND_RUNS:-3}
 kill_rate=${BENCH_KILL_RATE:-2000}
 kill_seconds=${BENCH_KILL_SECONDS:-30}
 kills=${BENCH_KILLS:-5}
@@ -217,6 +218,8 @@ for tag in "${round_tags[@]}"; do
 done
 # median <values...>
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# median_count <integers...>: the same, printed whole (instruction counts pass 2^31).
+median_count() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 if ! skipped b; then
   b_rates=()
   for tag in "${round_tags[@]}"; do b_rates+=("${r[b_rate$tag]}"); done
@@ -270,9 +273,18 @@ if ! skipped d; then
   "$raw_bin" "${raw_args[@]}" --subscribe-only >"$out/d/raw-prime.log"
   valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.raw-startup.out" "$raw_bin" "${raw_args[@]}" --subscribe-only \
     >"$out/d/raw-startup.log" 2>&1 || die "callgrind raw start-up run failed (see $out/d/raw-startup.log)"
-  publish bench-da "$n_callgrind" "$out/d/raw-published.json"
-  valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.raw.out" "$raw_bin" "${raw_args[@]}" --count "$n_callgrind" \
-    >"$out/d/raw.log" 2>&1 || die "callgrind raw run failed (see $out/d/raw.log)"
+  # Paho's own instruction count moves by up to ~2% (about 1,400 per message)
+  # from run to run with how its threads interleave, in the raw subscriber and
+  # the gateway alike: the raw subscriber and the gathering gateway run
+  # $callgrind_runs times each and the medians are compared.
+  raw_totals=()
+  for ((run = 1; run <= callgrind_runs; run++)); do
+    suffix=$( ((run == 1)) || echo "-$run")
+    publish bench-da "$n_callgrind" "$out/d/raw$suffix-published.json"
+    valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.raw$suffix.out" "$raw_bin" "${raw_args[@]}" \
+      --count "$n_callgrind" >"$out/d/raw$suffix.log" 2>&1 || die "callgrind raw run failed (see $out/d/raw$suffix.log)"
+    raw_totals+=("$(callgrind_total "$out/d/callgrind.raw$suffix.out")")
+  done
 
   gateway_config "$out/d/gateway" communegw-bench-db bench-db
   prime_gateway "$out/d/gateway"
@@ -306,14 +318,29 @@ if ! skipped d; then
   # two, as at 500-5,000 msg/s. The drain in (b) commits ~450 at a time. So
   # the gateway runs a second time gathering at any rate, as in the drain;
   # the two runs also give the cost of a commit.
-  gateway_config "$out/d/gathering" communegw-bench-dg bench-dg "gather_above = 1"
-  prime_gateway "$out/d/gathering"
-  callgrind_drain gathering bench-dg
+  gathering_totals=()
+  gathering_commits=()
+  for ((run = 1; run <= callgrind_runs; run++)); do
+    suffix=$( ((run == 1)) || echo "-$run")
+    gateway_config "$out/d/gathering$suffix" "communegw-bench-dg$run" "bench-dg$run" "gather_above = 1"
+    prime_gateway "$out/d/gathering$suffix"
+    callgrind_drain "gathering$suffix" "bench-dg$run"
+    gathering_totals+=("$(callgrind_total "$out/d/callgrind.gathering$suffix.out")")
+    gathering_commits+=("${r[gathering${suffix}_commits]}")
+  done
   r[d_commits]=${r[gateway_commits]}
-  r[dg_commits]=${r[gathering_commits]}
-  ir_bg=$(callgrind_total "$out/d/callgrind.gathering.out")
-  [[ -n "$ir_bg" && -n "${r[d_commits]}" && -n "${r[dg_commits]}" ]] || die "could not read the gathering run's totals in $out/d"
-  ir_a=$(callgrind_total "$out/d/callgrind.raw.out")
+  r[dg_commits]=$(IFS=/; echo "${gathering_commits[*]}")
+  ir_bg=$(median_count "${gathering_totals[@]}")
+  [[ -n "$ir_bg" && -n "${r[d_commits]}" && -n "${r[gathering_commits]}" ]] || die "could not read the gathering run's totals in $out/d"
+  # per_message_list <totals...>: "a/b/c", instructions per message of each run.
+  per_message_list() {
+    local total list=()
+    for total in "$@"; do list+=("$(calc %.0f "$total / $n_callgrind")"); done
+    (IFS=/; echo "${list[*]}")
+  }
+  r[dg_runs]=$(per_message_list "${gathering_totals[@]}")
+  r[d_a_runs]=$(per_message_list "${raw_totals[@]}")
+  ir_a=$(median_count "${raw_totals[@]}")
   ir_a0=$(callgrind_total "$out/d/callgrind.raw-startup.out")
   ir_b=$(callgrind_total "$out/d/callgrind.gateway.out")
   ir_b0=$(callgrind_total "$out/d/callgrind.gateway-startup.out")
@@ -328,8 +355,10 @@ if ! skipped d; then
   r[dg_b_marginal]=$(calc %.0f "($ir_bg - $ir_b0) / $n_callgrind")
   r[dg_diff]=$(calc %.0f "($ir_bg - $ir_a) / $n_callgrind")
   r[dg_diff_marginal]=$(calc %.0f "(($ir_bg - $ir_b0) - ($ir_a - $ir_a0)) / $n_callgrind")
-  if ((r[d_commits] > r[dg_commits])); then
-    r[d_per_commit]=$(calc %.0f "($ir_b - $ir_bg) / (${r[d_commits]} - ${r[dg_commits]})")
+  # From the first gathering run and the committing one.
+  ir_bg1=${gathering_totals[0]}
+  if ((r[d_commits] > r[gathering_commits])); then
+    r[d_per_commit]=$(calc %.0f "($ir_b - $ir_bg1) / (${r[d_commits]} - ${r[gathering_commits]})")
   fi
   callgrind_annotate "$out/d/callgrind.gateway.out" 2>/dev/null | head -60 >"$out/d/gateway-top.txt" || true
 fi
@@ -433,9 +462,9 @@ verdict() { # verdict <value> <target>: lower is better
   if ! skipped d; then
     echo
     printf '%-44s %12s %12s\n' "(d) callgrind, instructions per message" "total/N" "minus start"
-    printf '%-44s %12s %12s\n' "    (a) raw subscriber" "${r[d_a]}" "${r[d_a_marginal]}"
-    printf '%-44s %12s %12s   %s commits\n' "    (b) gateway, gathering as in the drain" "${r[dg_b]}" "${r[dg_b_marginal]}" \
-      "${r[dg_commits]}"
+    printf '%-44s %12s %12s   median of %s\n' "    (a) raw subscriber" "${r[d_a]}" "${r[d_a_marginal]}" "${r[d_a_runs]}"
+    printf '%-44s %12s %12s   median of %s; %s commits\n' "    (b) gateway, gathering as in the drain" "${r[dg_b]}" \
+      "${r[dg_b_marginal]}" "${r[dg_runs]}" "${r[dg_commits]}"
     printf '%-44s %12s %12s   target <= %s: %s\n' "    b - a" "${r[dg_diff]}" "${r[dg_diff_marginal]}" \
       "$target_callgrind_extra" "$(verdict "${r[dg_diff]}" "$target_callgrind_extra")"
     printf '%-44s %12s %12s   %s commits\n' "    (b) gateway, committing continuously" "${r[d_b]}" "${r[d_b_marginal]}" \

@@ -10,6 +10,17 @@
 
 namespace communegw {
 
+namespace {
+
+// Where the level starting at `from` ends: the next '/', or the end.
+std::size_t level_end(std::string_view text, std::size_t from) {
+  if (from >= text.size()) return text.size();  // memchr may not be given a null pointer, even for 0 bytes
+  const void* slash = std::memchr(text.data() + from, '/', text.size() - from);
+  return slash ? static_cast<std::size_t>(static_cast<const char*>(slash) - text.data()) : text.size();
+}
+
+}  // namespace
+
 bool topic_matches(std::string_view filter, std::string_view topic) {
   // Topics starting with '$' are not matched by a wildcard at the first level.
   if (!topic.empty() && topic.front() == '$' && !filter.empty() && (filter.front() == '+' || filter.front() == '#')) {
@@ -25,12 +36,14 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
     if (whole_level_wildcard && filter[f] == '#') return true;
     if (whole_level_wildcard && filter[f] == '+') {
       ++f;
-      const void* slash = std::memchr(topic.data() + t, '/', topic_size - t);
-      t = slash ? static_cast<std::size_t>(static_cast<const char*>(slash) - topic.data()) : topic_size;
+      t = level_end(topic, t);
     } else {
-      for (; f < filter_size && filter[f] != '/'; ++f, ++t) {
-        if (t == topic_size || topic[t] != filter[f]) return false;
+      const std::size_t level = level_end(filter, f) - f;
+      if (topic_size - t < level || (level != 0 && std::memcmp(filter.data() + f, topic.data() + t, level) != 0)) {
+        return false;
       }
+      f += level;
+      t += level;
       if (t < topic_size && topic[t] != '/') return false;  // the topic's level is longer
     }
     const bool filter_end = f == filter_size;
@@ -60,10 +73,9 @@ std::vector<std::string> ingest::topic_filters() const {
   return filters;
 }
 
-received_message ingest::accept(const inbound_message& message) {
+void ingest::accept(const inbound_message& message, received_message& out) {
   const std::string_view topic = message.topic;
   const std::string_view payload = message.payload;
-  received_message out;
   out.received = message.received;
   out.redelivered = message.flags.redelivered;
   out.retained = message.flags.retained;
@@ -120,7 +132,6 @@ received_message ingest::accept(const inbound_message& message) {
     }
   }
   out.topic.assign(topic);
-  return out;
 }
 
 }  // namespace communegw

@@ -33,7 +33,14 @@ class ingest {
  public:
   ingest(const config& cfg, clock& time_source);
 
-  received_message accept(const inbound_message& message);
+  // Decodes and stamps one message into `out`, a default-constructed
+  // received_message (the writer's batch slot: no move of the result).
+  void accept(const inbound_message& message, received_message& out);
+  received_message accept(const inbound_message& message) {
+    received_message out;
+    accept(message, out);
+    return out;
+  }
   // The same for a message received now (tests, tools).
   received_message accept(std::string_view topic, std::string_view payload, delivery_flags flags = {}) {
     return accept(inbound_message{.topic = topic, .payload = payload, .received = clock_.now(), .flags = flags});

@@ -106,7 +106,7 @@ void store_writer::maintain(bool emergency) {
 std::uint64_t store_writer::take(std::vector<received_message>& batch, std::size_t max, std::chrono::milliseconds wait,
                                  bool& closed) {
   const auto last = queue_.pop_batch(arrived_, max, wait, closed);
-  for (std::size_t i = 0; i < arrived_.size(); ++i) batch.push_back(decoder_.accept(arrived_[i]));
+  for (std::size_t i = 0; i < arrived_.size(); ++i) decoder_.accept(arrived_[i], batch.emplace_back());
   return last;
 }
 

@@ -23,6 +23,10 @@ TEST_CASE("MQTT topic filters match as the specification says") {
   CHECK(topic_matches("a/+/c", "a//c"));
   CHECK_FALSE(topic_matches("a/b", "a/b/c"));
   CHECK_FALSE(topic_matches("a/b/c", "a/b"));
+  // Views without storage (data() may be null): no crash, and "" matches "".
+  CHECK(topic_matches(std::string_view{}, std::string_view{}));
+  CHECK_FALSE(topic_matches("a/#", std::string_view{}));
+  CHECK(topic_matches("+", std::string_view{}));
 }
 
 TEST_CASE("topic matching agrees with a level-by-level reference on every short filter and topic") {
