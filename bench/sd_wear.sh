@@ -51,6 +51,9 @@ t0=$(date +%s.%N)
 wait "$sim_pid"
 after=$(awk '/^write_bytes:/ {print $2}' "/proc/$gw_pid/io")
 t1=$(date +%s.%N)
+# At commune rates the writer gathers for up to store.commit_interval (1 s):
+# let the last messages commit before counting them (the bytes are measured above).
+sleep 2
 messages=$(sqlite3 -readonly "$work/state/gw.db" "SELECT count(*) FROM messages")
 payload=$(sqlite3 :memory: "SELECT json_extract(CAST(readfile('$work/sim.json') AS TEXT), '\$.payload_bytes')")
 published=$(sqlite3 :memory: "SELECT json_extract(CAST(readfile('$work/sim.json') AS TEXT), '\$.messages')")
