@@ -16,13 +16,11 @@ sqlite::statement& message_rows::insert_of(std::size_t rows) {
   auto& cached = inserts_[static_cast<std::size_t>(std::countr_zero(rows))];
   if (!cached) {
     // OR FAIL, not the default ABORT: with more than one row, ABORT keeps a
-    // statement journal so that a failing row can undo the rows before it.
-    // Here any failure rolls back the whole transaction (store::write), so
-    // that journal would only cost a page copy per statement.
-    std::string sql =
-        "INSERT OR FAIL INTO messages(device, topic, seq, device_ms, recv_ms, boot, mono_ms, flags, identity, "
-        "readings) "
-        "VALUES";
+    // statement journal so that a failing row can undo the rows before it
+    // (two rows per statement then cost more than one each). Here any
+    // failure rolls back the whole transaction (store::write) instead.
+    std::string sql = "INSERT OR FAIL INTO messages";
+    sql += "(device, topic, seq, device_ms, recv_ms, boot, mono_ms, flags, identity, readings) VALUES";
     for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?)";
     cached.emplace(db_->prepare(sql));
   }
@@ -45,12 +43,9 @@ int message_rows::flush() {
           .bind(first + 5, r.recv_ms)
           .bind(first + 6, r.boot)
           .bind(first + 7, r.mono_ms)
-          .bind(first + 8, r.flags);
-      if (r.identity != 0)
-        insert.bind(first + 9, static_cast<std::int64_t>(r.identity));
-      else
-        insert.bind_null(first + 9);
-      insert.bind_borrowed(first + 10, readings_[done + i]);
+          .bind(first + 8, r.flags)
+          .bind(first + 9, r.identity != 0 ? std::optional(static_cast<std::int64_t>(r.identity)) : std::nullopt)
+          .bind_borrowed(first + 10, readings_[done + i]);
     }
     rc = insert.step();
     insert.reset();  // before the readings buffers change

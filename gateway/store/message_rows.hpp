@@ -34,11 +34,11 @@ class message_rows {
   explicit message_rows(sqlite::database& db) : db_(&db) {}
 
   // Queues a row and returns the buffer its readings JSON goes in (cleared).
-  // The row is inserted by the next flush(): call it when full(), before
-  // anything needs the row's id, and before the transaction commits.
+  // Not when full(). The row is inserted by the next flush(): call it when
+  // full(), before anything needs the row's id, and before the transaction
+  // commits.
   std::string& add(const row& values);
   bool full() const { return count_ == max_per_insert; }
-  bool empty() const { return count_ == 0; }
   // Inserts the queued rows in order, so the last one's id is then
   // database::last_insert_rowid(). SQLITE_DONE, or the error code: the caller
   // rolls back the transaction, and the queue is empty either way.
