@@ -217,9 +217,7 @@ for tag in "${round_tags[@]}"; do
   skipped b || measure_b "$tag"
 done
 # median <values...>
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-# median_count <integers...>: the same, printed whole (instruction counts pass 2^31).
-median_count() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {printf "%.15g\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 if ! skipped b; then
   b_rates=()
   for tag in "${round_tags[@]}"; do b_rates+=("${r[b_rate$tag]}"); done
@@ -330,7 +328,7 @@ if ! skipped d; then
   done
   r[d_commits]=${r[gateway_commits]}
   r[dg_commits]=$(IFS=/; echo "${gathering_commits[*]}")
-  ir_bg=$(median_count "${gathering_totals[@]}")
+  ir_bg=$(median "${gathering_totals[@]}")
   [[ -n "$ir_bg" && -n "${r[d_commits]}" && -n "${r[gathering_commits]}" ]] || die "could not read the gathering run's totals in $out/d"
   # per_message_list <totals...>: "a/b/c", instructions per message of each run.
   per_message_list() {
@@ -340,7 +338,7 @@ if ! skipped d; then
   }
   r[dg_runs]=$(per_message_list "${gathering_totals[@]}")
   r[d_a_runs]=$(per_message_list "${raw_totals[@]}")
-  ir_a=$(median_count "${raw_totals[@]}")
+  ir_a=$(median "${raw_totals[@]}")
   ir_a0=$(callgrind_total "$out/d/callgrind.raw-startup.out")
   ir_b=$(callgrind_total "$out/d/callgrind.gateway.out")
   ir_b0=$(callgrind_total "$out/d/callgrind.gateway-startup.out")

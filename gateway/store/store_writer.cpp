@@ -28,9 +28,10 @@ constexpr int attempts_after_close = 5;
 // message. Above store.gather_above (5,000 msg/s by default) it gathers for
 // up to gather_window per commit, or until half of store.max_uncommitted is
 // waiting (more would hold the MQTT thread back); below it (every commune's
-// normal traffic) each message commits at once. With 10 ms, a 28k msg/s drain committed ~170 messages at a
-// time and the ~3 rewritten pages per commit made the WAL 1.4x the data
-// (bench/README.md, disk bytes per payload byte); 25 ms reaches ~500.
+// normal traffic) each message commits at once. With 10 ms, a 28k msg/s
+// drain committed ~170 messages at a time and the ~3 rewritten pages per
+// commit made the WAL 1.4x the data (bench/README.md, disk bytes per payload
+// byte); 25 ms reaches ~500.
 constexpr auto rate_window = std::chrono::milliseconds(100);
 // ... or sooner, once this many messages give a rate: a backlog handed over
 // at start-up arrives at tens of thousands a second, and until the first
