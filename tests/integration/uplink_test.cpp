@@ -234,9 +234,11 @@ TEST_CASE("uplink: mutual TLS - a client certificate signed by the centre's CA i
   write_file(dir / "mtls.toml", config(true));
   write_file(dir / "no-cert.toml", config(false));
   const auto accepted = run_communegw({"--config", (dir / "mtls.toml").string(), "check"}, dir.path());
-  CHECK(accepted.output.find("ok    uplink  " + uri + " reachable") != std::string::npos);
+  CHECK_MESSAGE(accepted.output.find("ok    uplink  " + uri + " reachable") != std::string::npos, accepted.output);
   const auto without = run_communegw({"--config", (dir / "no-cert.toml").string(), "check"}, dir.path());
-  CHECK(without.output.find("fail  uplink  " + uri) != std::string::npos);
+  // The output goes into the report: this failed once in six CI runs (ASan build, 2026-12-06) and
+  // passed 10 of 10 alone.
+  CHECK_MESSAGE(without.output.find("fail  uplink  " + uri) != std::string::npos, without.output);
 }
 
 TEST_CASE("uplink: when the monthly budget is spent only alarms go - the rest waits, counted, in the outbox") {
