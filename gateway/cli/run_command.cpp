@@ -50,7 +50,7 @@ int run_gateway(const config& cfg) {
   }
 
   ingest_queue queue(cfg.store.max_uncommitted);
-  ingest decoder(cfg, clock);
+  ingest decoder(cfg, clock, db.message_identity_scheme());
   store_writer writer(db, queue, decoder, cfg.store);
   writer.start();
 

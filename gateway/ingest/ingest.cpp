@@ -57,7 +57,8 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
   }
 }
 
-ingest::ingest(const config& cfg, clock& time_source) : clock_(time_source), max_payload_(cfg.mqtt.max_payload) {
+ingest::ingest(const config& cfg, clock& time_source, identity_scheme identities)
+    : clock_(time_source), max_payload_(cfg.mqtt.max_payload), identities_(identities) {
   for (const auto& settings : cfg.drivers) {
     if (!settings.enabled) continue;
     const auto* descriptor = find_driver(settings.name);
@@ -108,7 +109,7 @@ void ingest::accept(const inbound_message& message, received_message& out) {
         } else {
           const auto& decoded = std::get<decoded_message>(out.result);
           counters_.accepted.fetch_add(1, std::memory_order_relaxed);
-          const auto key = identify(decoded, topic, payload);
+          const auto key = identify(decoded, topic, payload, identities_);
           out.identity = key.identity;
           out.identity_unique = key.unique;
           // The message's own field rejections and those of the other devices it reports for.

@@ -31,7 +31,8 @@ struct ingest_counters {
 
 class ingest {
  public:
-  ingest(const config& cfg, clock& time_source);
+  // `identities`: the store's scheme (store::message_identity_scheme()).
+  ingest(const config& cfg, clock& time_source, identity_scheme identities = newest_identity_scheme);
 
   // Decodes and stamps one message into `out`, a default-constructed
   // received_message (the writer's batch slot: no move of the result).
@@ -59,6 +60,7 @@ class ingest {
   std::vector<route> routes_;
   clock& clock_;
   std::uint64_t max_payload_;
+  identity_scheme identities_;
   ingest_counters counters_;
 };
 

@@ -48,7 +48,9 @@ int message_rows::flush() {
           .bind_borrowed(first + 10, readings_[done + i]);
     }
     rc = insert.step();
-    insert.reset();  // before the readings buffers change
+    // Before the readings buffers change. Every parameter is bound again
+    // before the statement's next step, so none needs clearing.
+    insert.reset_keeping_bindings();
     done += rows;
   }
   count_ = 0;

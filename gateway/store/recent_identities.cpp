@@ -1,5 +1,7 @@
 #include "gateway/store/recent_identities.hpp"
 
+#include <new>
+
 namespace communegw {
 namespace {
 
@@ -19,9 +21,15 @@ std::uint64_t mix(std::uint64_t x) {
 
 }  // namespace
 
+recent_identities::zeroed_array recent_identities::allocate_zeroed(std::size_t count) {
+  auto* memory = static_cast<std::uint64_t*>(std::calloc(count, sizeof(std::uint64_t)));
+  if (!memory) throw std::bad_alloc();
+  return zeroed_array(memory);
+}
+
 recent_identities::recent_identities(std::size_t capacity)
-    : ring_(capacity == 0 ? 1 : capacity, 0), table_(table_size_for(capacity == 0 ? 1 : capacity), 0),
-      mask_(table_.size() - 1) {}
+    : ring_size_(capacity == 0 ? 1 : capacity), ring_(allocate_zeroed(ring_size_)),
+      table_size_(table_size_for(ring_size_)), table_(allocate_zeroed(table_size_)), mask_(table_size_ - 1) {}
 
 std::size_t recent_identities::slot_of(std::uint64_t id) const {
   std::size_t slot = mix(id) & mask_;
@@ -35,7 +43,7 @@ void recent_identities::insert(std::uint64_t id) {
   if (id == 0 || contains(id)) return;
   if (const auto oldest = ring_[ring_next_]; oldest != 0) erase(oldest);
   ring_[ring_next_] = id;
-  ring_next_ = (ring_next_ + 1) % ring_.size();
+  ring_next_ = (ring_next_ + 1) % ring_size_;
   table_[slot_of(id)] = id;
   ++size_;
 }

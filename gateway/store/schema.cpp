@@ -171,6 +171,19 @@ ALTER TABLE topics ADD COLUMN last_identity INTEGER;
       R"sql(
 ALTER TABLE devices ADD COLUMN last_seen_ms INTEGER;  -- gateway time, up to the messages in cursor devices.last_seen_through
 )sql",
+      // 7: settings a store keeps for life. identity_scheme: how message
+      // identities are hashed (received_message.hpp); a store that already
+      // holds messages keeps FNV-1a (1), so that its stored identities still
+      // match; an empty one takes XXH64 (2).
+      R"sql(
+CREATE TABLE store_settings(
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO store_settings(name, value)
+  SELECT 'identity_scheme', CASE WHEN EXISTS(SELECT 1 FROM messages) OR EXISTS(SELECT 1 FROM topics WHERE last_identity IS NOT NULL)
+                                 THEN 1 ELSE 2 END;
+)sql",
   };
   return steps;
 }

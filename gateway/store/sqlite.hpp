@@ -45,7 +45,8 @@ class statement {
   }
   statement& bind(int index, double value);
   statement& bind(int index, std::string_view text);  // SQLite copies the text
-  // Not copied: the text must stay unchanged until reset(). For the hot path,
+  // Not copied: the text must stay unchanged until reset() (only step()
+  // reads it; rebind before stepping again if it may have moved). For the hot path,
   // where a copy per row is a malloc, a memcpy and a free.
   statement& bind_borrowed(int index, std::string_view text) {
     sqlite3_bind_text(stmt_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
@@ -63,6 +64,11 @@ class statement {
 
   int step();   // SQLITE_ROW, SQLITE_DONE or an error code
   void reset();  // also clears bindings
+  // Ready to step again with the same bindings (SQLite's reset keeps them).
+  // For a hot statement whose caller binds every parameter before each step:
+  // sqlite3_clear_bindings costs ~10 instructions per parameter, 110 per
+  // stored message.
+  void reset_keeping_bindings() { sqlite3_reset(stmt_.get()); }
 
   std::int64_t column_int(int index) const;
   double column_double(int index) const;

@@ -195,6 +195,12 @@ void store::migrate() {
     if (txn.commit() != SQLITE_OK) throw store_error("cannot commit a migration: " + db_.error_message());
   }
   open_report_.schema_version = static_cast<int>(steps.size());
+  const auto scheme = db_.query_int("SELECT value FROM store_settings WHERE name = 'identity_scheme'");
+  if (scheme != static_cast<int>(identity_scheme::fnv1a_64) && scheme != static_cast<int>(identity_scheme::xxh64)) {
+    throw store_error(fmt::format("{}: store_settings.identity_scheme is {}, which this communegw does not know",
+                                  settings_.path.string(), scheme));
+  }
+  identity_scheme_ = static_cast<identity_scheme>(scheme);
   // The metric catalogue lives in the code; mirror it so plain SQL can see units.
   sqlite::transaction txn(db_);
   db_.exec("DELETE FROM metrics");

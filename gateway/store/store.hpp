@@ -81,6 +81,9 @@ class store {
   store& operator=(const store&) = delete;
 
   const store_open_report& open_report() const { return open_report_; }
+  // How this store's message identities are hashed: ingest must use the same
+  // (received_message.hpp).
+  identity_scheme message_identity_scheme() const { return identity_scheme_; }
 
   // Commits a batch in one transaction.
   write_outcome write(std::span<const received_message> batch);
@@ -147,6 +150,7 @@ class store {
   std::string boot_id_;
   std::int64_t boot_row_ = 0;
   store_open_report open_report_;
+  identity_scheme identity_scheme_ = newest_identity_scheme;
   sqlite::database db_;
   std::uint64_t page_size_ = 4096;
   int wal_pages_ = 0;             // the WAL's size after the last commit (SQLite's WAL hook)

@@ -41,7 +41,8 @@ struct store_fixture {
   }
   ~store_fixture() { std::filesystem::remove_all(dir); }
 
-  received_message message(const std::string& topic, const std::string& payload) {
+  received_message message(const std::string& topic, const std::string& payload,
+                           identity_scheme identities = newest_identity_scheme) {
     received_message m;
     m.topic = topic;
     m.received = {now_ms += 1000, 5000, true};
@@ -51,7 +52,7 @@ struct store_fixture {
       m.payload_excerpt = payload.substr(0, quarantine_excerpt_bytes);
     }
     if (const auto* decoded = std::get_if<decoded_message>(&m.result)) {
-      const auto key = identify(*decoded, topic, payload);  // as ingest does
+      const auto key = identify(*decoded, topic, payload, identities);  // as ingest does
       m.identity = key.identity;
       m.identity_unique = key.unique;
     }
@@ -670,6 +671,37 @@ TEST_CASE_FIXTURE(store_fixture, "a version 3 store is migrated to the current v
   store s(settings, "boot-a", now_ms);
   CHECK(s.open_report().schema_version == static_cast<int>(schema_migrations().size()));
   CHECK(count(s, "SELECT count(*) FROM events WHERE incident IS NULL AND closed = 1 AND revision = 1") == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a store keeps its identity scheme - copies received after an upgrade still match") {
+  const std::string topic = "commune/c/env/e-1/telemetry";
+  const std::string payload = R"({"seq":41,"pm2_5":12})";
+  {
+    store fresh(settings, "boot-a", now_ms);
+    CHECK(fresh.message_identity_scheme() == identity_scheme::xxh64);
+    // As a version before schema 7 stored it: FNV-1a identities, no store_settings.
+    REQUIRE(fresh.write(std::vector{message(topic, payload, identity_scheme::fnv1a_64)}).status == write_status::ok);
+    fresh.flush_at_shutdown();
+    fresh.database().exec("DROP TABLE store_settings");
+    fresh.database().exec("PRAGMA user_version = 6");
+  }
+  store upgraded(settings, "boot-b", now_ms);
+  REQUIRE(upgraded.message_identity_scheme() == identity_scheme::fnv1a_64);
+  // The broker's copy after the restart (DUP), identified as ingest does with the store's scheme: dropped.
+  auto copy = message(topic, payload, upgraded.message_identity_scheme());
+  copy.redelivered = true;
+  REQUIRE(upgraded.write(std::vector{copy}).status == write_status::ok);
+  CHECK(count(upgraded, "SELECT count(*) FROM messages") == 1);
+  // With the newer scheme the same copy would have been stored again: what keeping the scheme prevents.
+  auto rehashed = message(topic, payload, identity_scheme::xxh64);
+  rehashed.redelivered = true;
+  REQUIRE(upgraded.write(std::vector{rehashed}).status == write_status::ok);
+  CHECK(count(upgraded, "SELECT count(*) FROM messages") == 2);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a store with an identity scheme this version does not know is refused") {
+  { store s(settings, "boot-a", now_ms); s.database().exec("UPDATE store_settings SET value = 9 WHERE name = 'identity_scheme'"); }
+  CHECK_THROWS_WITH_AS(store(settings, "boot-b", now_ms), doctest::Contains("identity_scheme is 9"), store_error);
 }
 
 TEST_CASE_FIXTURE(store_fixture, "at commune rates the writer gathers for store.commit_interval - an alarm is committed at once") {
