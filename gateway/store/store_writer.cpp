@@ -20,6 +20,8 @@ constexpr auto retry_min = std::chrono::milliseconds(200);
 // Short: a failed attempt costs little, and ingest should resume soon after space returns.
 constexpr auto retry_max = std::chrono::milliseconds(5'000);
 constexpr int attempts_after_close = 5;
+// Topic strings kept for reuse (store_writer::spare_topics_) are at most this big.
+constexpr std::size_t max_spare_topic_capacity = 256;
 
 // Group commit for backlogs. A commit rewrites a few pages (the table's last
 // leaf, interior pages, counters) however many messages it carries. When a
@@ -107,7 +109,14 @@ void store_writer::maintain(bool emergency) {
 std::uint64_t store_writer::take(std::vector<received_message>& batch, std::size_t max, std::chrono::milliseconds wait,
                                  bool& closed) {
   const auto last = queue_.pop_batch(arrived_, max, wait, closed);
-  for (std::size_t i = 0; i < arrived_.size(); ++i) decoder_.accept(arrived_[i], batch.emplace_back());
+  for (std::size_t i = 0; i < arrived_.size(); ++i) {
+    auto& slot = batch.emplace_back();
+    if (!spare_topics_.empty()) {
+      slot.topic = std::move(spare_topics_.back());
+      spare_topics_.pop_back();
+    }
+    decoder_.accept(arrived_[i], slot);  // assigns the topic, into the spare's capacity
+  }
   return last;
 }
 
@@ -203,6 +212,10 @@ void store_writer::loop() {
       }
       if (outcome.status == write_status::ok) {
         since_maintenance += batch.size();
+        for (auto& written : batch) {
+          // Bounded by store.max_batch strings of a usual topic's size: a long one goes back to the allocator.
+          if (written.topic.capacity() <= max_spare_topic_capacity) spare_topics_.push_back(std::move(written.topic));
+        }
         batch.clear();
         stats_.stored.fetch_add(outcome.stored, std::memory_order_relaxed);
         stats_.duplicates.fetch_add(outcome.duplicates, std::memory_order_relaxed);
