@@ -31,8 +31,18 @@ struct ingest_counters {
 
 class ingest {
  public:
-  // `identities`: the store's scheme (store::message_identity_scheme()).
+  // A driver with the topic filters routed to it.
+  struct routed_driver {
+    std::unique_ptr<driver> target;
+    std::vector<std::string> filters;
+  };
+
+  // The drivers the config enables. `identities`: the store's scheme
+  // (store::message_identity_scheme()).
   ingest(const config& cfg, clock& time_source, identity_scheme identities = newest_identity_scheme);
+  // Drivers given directly (tests).
+  ingest(std::vector<routed_driver> drivers, std::uint64_t max_payload, clock& time_source,
+         identity_scheme identities = newest_identity_scheme);
 
   // Decodes and stamps one message into `out`, a default-constructed
   // received_message (the writer's batch slot: no move of the result).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <system_error>
 #include <unordered_set>
 
@@ -285,6 +286,32 @@ int store::update_availability(std::int64_t device, availability state, const re
   update_availability_.reset();
   if (rc == SQLITE_DONE) ++deltas_.availability_reports;
   return rc;
+}
+
+std::size_t interned_name_hash::operator()(std::string_view name) const noexcept {
+  // In memory only, so the board's byte order does not matter.
+  const auto load = [](const char* p) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    return word;
+  };
+  const auto mix = [](std::uint64_t hash, std::uint64_t word) {
+    hash = (hash ^ word) * 0xff51afd7ed558ccdULL;
+    return hash ^ (hash >> 32);
+  };
+  std::uint64_t hash = 0x9e3779b97f4a7c15ULL ^ name.size();
+  const char* p = name.data();
+  std::size_t left = name.size();
+  for (; left > 8; left -= 8, p += 8) hash = mix(hash, load(p));
+  if (name.size() >= 8) {
+    hash = mix(hash, load(name.data() + name.size() - 8));  // the last 8 bytes, overlapping the loop's
+  } else if (left > 0) {
+    std::uint64_t tail = 0;
+    std::memcpy(&tail, p, left);
+    hash = mix(hash, tail);
+  }
+  hash *= 0xc4ceb9fe1a85ec53ULL;
+  return static_cast<std::size_t>(hash ^ (hash >> 29));
 }
 
 std::int64_t store::device_id(const decoded_message& message, std::int64_t now_ms) {

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -136,6 +137,38 @@ TEST_CASE("XXH64 matches the reference implementation, and new stores' identitie
   CHECK(identify(decoded, topic, payload).identity == message_identity(identity_scheme::xxh64, topic, payload));
   decoded.identity = 99;
   CHECK(identify(decoded, topic, payload, identity_scheme::xxh64).identity == 99);
+}
+
+TEST_CASE("a driver that throws costs its message a rejection, never the process or the next message") {
+  // A driver must not throw (drivers/driver.hpp); ingest survives one that does.
+  struct throwing_driver final : driver {
+    decode_result decode(std::string_view, std::string_view payload) override {
+      if (payload == "boom") throw std::runtime_error("decoder bug");
+      decoded_message ok;
+      ok.device_id = "d-1";
+      ok.sequence = 1;
+      return ok;
+    }
+  };
+  std::vector<ingest::routed_driver> drivers;
+  drivers.push_back({std::make_unique<throwing_driver>(), {"t/#"}});
+  manual_clock clock(1'795'403'100'000, true);
+  ingest decoder(std::move(drivers), 1024, clock);
+  // Into one reused slot, as the writer's batch holds them: first a good result, then the throw.
+  received_message slot;
+  decoder.accept(inbound_message{.topic = "t/a", .payload = "fine", .received = clock.now(), .flags = {}}, slot);
+  REQUIRE(std::holds_alternative<decoded_message>(slot.result));
+  decoder.accept(inbound_message{.topic = "t/a", .payload = "boom", .received = clock.now(), .flags = {}}, slot);
+  const auto* why = std::get_if<rejection>(&slot.result);
+  REQUIRE(why);
+  CHECK(why->reason == reject_reason::malformed_json);
+  CHECK(why->detail == "driver error: decoder bug");
+  CHECK(slot.payload_excerpt == "boom");
+  CHECK(decoder.counters().driver_exceptions == 1);
+  // The next message decodes normally.
+  const auto next = decoder.accept("t/b", "fine");
+  REQUIRE(std::holds_alternative<decoded_message>(next.result));
+  CHECK(std::get<decoded_message>(next.result).device_id == "d-1");
 }
 
 TEST_CASE("ingest checks size, routes by topic and stamps every message") {

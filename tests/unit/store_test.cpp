@@ -673,6 +673,23 @@ TEST_CASE_FIXTURE(store_fixture, "a version 3 store is migrated to the current v
   CHECK(count(s, "SELECT count(*) FROM events WHERE incident IS NULL AND closed = 1 AND revision = 1") == 1);
 }
 
+TEST_CASE("the interned-name hash depends on every byte and the length") {
+  const interned_name_hash hash;
+  std::string name;
+  for (int length = 0; length <= 40; ++length) {
+    CAPTURE(length);
+    const auto base = hash(name);
+    for (std::size_t i = 0; i < name.size(); ++i) {  // the word loop, the overlapping last word, the short tail
+      std::string changed = name;
+      changed[i] = static_cast<char>(changed[i] ^ 0x01);
+      CHECK(hash(changed) != base);
+    }
+    name += static_cast<char>(length % 5 == 0 ? 0xc3 : 'a' + length % 26);
+    CHECK(hash(name) != base);
+  }
+  CHECK(hash(std::string("\0", 1)) != hash(""));
+}
+
 TEST_CASE_FIXTURE(store_fixture, "a store keeps its identity scheme - copies received after an upgrade still match") {
   const std::string topic = "commune/c/env/e-1/telemetry";
   const std::string payload = R"({"seq":41,"pm2_5":12})";
