@@ -1,8 +1,10 @@
 #include "gateway/model/json_text.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include <fmt/compile.h>
 #include <fmt/format.h>
@@ -29,6 +31,34 @@ void append_json_string(std::string& out, std::string_view text) {
 
 namespace {
 
+// The digits of 0 … 999, written from tables: as a whole part without
+// leading zeros ("7", "42"), and as three decimals without trailing zeros
+// ("5" for .500, "05" for .050). ~35 instructions less per number than
+// dividing digit by digit (callgrind).
+struct three_digits {
+  char text[3];
+  std::uint8_t length;
+};
+constexpr auto digit_table(bool fraction) {
+  std::array<three_digits, 1000> table{};
+  for (unsigned n = 0; n < 1000; ++n) {
+    const char all[3] = {static_cast<char>('0' + n / 100), static_cast<char>('0' + n / 10 % 10),
+                         static_cast<char>('0' + n % 10)};
+    unsigned first = 0, count = 3;
+    if (fraction) {
+      while (count > 1 && all[count - 1] == '0') --count;
+    } else {
+      while (first < 2 && all[first] == '0') ++first;
+      count = 3 - first;
+    }
+    for (unsigned i = 0; i < count; ++i) table[n].text[i] = all[first + i];
+    table[n].length = static_cast<std::uint8_t>(count);
+  }
+  return table;
+}
+constexpr auto whole_digits = digit_table(false);
+constexpr auto fraction_digits = digit_table(true);
+
 // Sensor values mostly have at most three decimals (27.25 °C, 1.35 m, 81 %).
 // For those, value = k / 1000 with k an integer, written without a general
 // shortest-form search: a fifth of the instructions of fmt's (Dragonbox),
@@ -52,14 +82,19 @@ char* write_three_decimals(char* out, double value) {
   const std::uint64_t magnitude = k < 0 ? static_cast<std::uint64_t>(-k) : static_cast<std::uint64_t>(k);
   char* end = out;
   if (k < 0) *end++ = '-';
-  end = std::to_chars(end, out + json_number_max_chars, magnitude / 1000).ptr;
-  if (auto fraction = static_cast<unsigned>(magnitude % 1000); fraction != 0) {
-    char digits[3] = {static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
-                      static_cast<char>('0' + fraction % 10)};
-    int count = 3;
-    while (digits[count - 1] == '0') --count;
+  const std::uint64_t whole = magnitude / 1000;
+  if (whole < 1000) {
+    const auto& digits = whole_digits[whole];
+    std::memcpy(end, digits.text, 3);  // the buffer has room: json_number_max_chars
+    end += digits.length;
+  } else {
+    end = std::to_chars(end, out + json_number_max_chars, whole).ptr;
+  }
+  if (const auto fraction = magnitude % 1000; fraction != 0) {
+    const auto& digits = fraction_digits[fraction];
     *end++ = '.';
-    for (int i = 0; i < count; ++i) *end++ = digits[i];
+    std::memcpy(end, digits.text, 3);
+    end += digits.length;
   }
   return end;
 }

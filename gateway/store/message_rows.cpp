@@ -4,12 +4,13 @@
 
 namespace communegw {
 
-std::string& message_rows::add(const row& values) {
+char* message_rows::add(const row& values, std::size_t readings_capacity) {
   rows_[count_] = values;
   auto& readings = readings_[count_];
+  readings_size_[count_] = 0;
   ++count_;
-  readings.clear();
-  return readings;
+  if (readings.size() < readings_capacity) readings.resize(readings_capacity);
+  return readings.data();
 }
 
 sqlite::statement& message_rows::insert_of(std::size_t rows) {
@@ -45,7 +46,7 @@ int message_rows::flush() {
           .bind(first + 7, r.mono_ms)
           .bind(first + 8, r.flags)
           .bind(first + 9, r.identity != 0 ? std::optional(static_cast<std::int64_t>(r.identity)) : std::nullopt)
-          .bind_borrowed(first + 10, readings_[done + i]);
+          .bind_borrowed(first + 10, std::string_view(readings_[done + i].data(), readings_size_[done + i]));
     }
     rc = insert.step();
     // Before the readings buffers change. Every parameter is bound again

@@ -33,11 +33,13 @@ class message_rows {
 
   explicit message_rows(sqlite::database& db) : db_(&db) {}
 
-  // Queues a row and returns the buffer its readings JSON goes in (cleared).
+  // Queues a row and returns where its readings JSON goes: room for
+  // `readings_capacity` bytes; end_readings() then says where the text ends.
   // Not when full(). The row is inserted by the next flush(): call it when
   // full(), before anything needs the row's id, and before the transaction
   // commits.
-  std::string& add(const row& values);
+  char* add(const row& values, std::size_t readings_capacity);
+  void end_readings(const char* end) { readings_size_[count_ - 1] = static_cast<std::size_t>(end - readings_[count_ - 1].data()); }
   bool full() const { return count_ == max_per_insert; }
   // Inserts the queued rows in order, so the last one's id is then
   // database::last_insert_rowid(). SQLITE_DONE, or the error code: the caller
@@ -52,7 +54,10 @@ class message_rows {
   sqlite::database* db_;
   std::array<std::optional<sqlite::statement>, 5> inserts_;
   std::array<row, max_per_insert> rows_;
-  std::array<std::string, max_per_insert> readings_;  // reused: no allocation per row
+  // Reused buffers, only ever grown (no allocation or zero-filling per row),
+  // and the length of the text in each.
+  std::array<std::string, max_per_insert> readings_;
+  std::array<std::size_t, max_per_insert> readings_size_{};
   std::size_t count_ = 0;
 };
 

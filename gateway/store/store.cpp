@@ -670,7 +670,12 @@ int store::write_part(const decoded_message& part, const received_message& item,
   const auto device = device_id(part, item.received.wall_ms);
   if (device < 0) return static_cast<int>(-device);
   heard_from(device, item);
-  auto& readings = new_messages_.add({.device = device,
+  // Hot path: the readings JSON is written by hand into a buffer with room
+  // for the longest text (no growth checks per character), numbers in their
+  // shortest round-trip form.
+  std::size_t longest = 2;
+  for (const auto& r : part.readings) longest += r.metric->name.size() + 4 + json_number_max_chars;
+  char* out = new_messages_.add({.device = device,
                                       .topic = topic,
                                       .seq = part.sequence,
                                       .device_ms = part.device_time_ms,
@@ -678,13 +683,8 @@ int store::write_part(const decoded_message& part, const received_message& item,
                                       .boot = boot_row_,
                                       .mono_ms = item.received.monotonic_ms,
                                       .flags = flags,
-                                      .identity = item.identity});
-  // Hot path: written by hand into a buffer sized for the longest text (no
-  // growth checks per character), numbers in their shortest round-trip form.
-  std::size_t longest = 2;
-  for (const auto& r : part.readings) longest += r.metric->name.size() + 4 + json_number_max_chars;
-  readings.resize(longest);
-  char* out = readings.data();
+                                      .identity = item.identity},
+                                     longest);
   *out++ = '{';
   for (const auto& r : part.readings) {
     if (out[-1] != '{') *out++ = ',';
@@ -695,7 +695,7 @@ int store::write_part(const decoded_message& part, const received_message& item,
     out = write_json_number(out, r.value);
   }
   *out++ = '}';
-  readings.resize(static_cast<std::size_t>(out - readings.data()));
+  new_messages_.end_readings(out);
   ++deltas_.stored_messages;
   deltas_.stored_readings += static_cast<std::int64_t>(part.readings.size());
   if (part.events.empty()) return new_messages_.full() ? new_messages_.flush() : SQLITE_DONE;

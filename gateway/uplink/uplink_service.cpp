@@ -54,7 +54,6 @@ uplink_service::uplink_service(const config& cfg, clock& time_source, std::funct
       restamper_(db_, time_source.boot_id()),
       aggregator_(db_, cfg.aggregate,
                   cfg.uplink.enabled ? cfg.uplink.aggregate_periods : std::vector<std::chrono::milliseconds>{}),
-      outbox_(db_, cfg.aggregate),
       tick_timer_(io_),
       reconnect_timer_(io_),
       backoff_(cfg.uplink.broker.reconnect_min, cfg.uplink.broker.reconnect_max) {
@@ -62,6 +61,7 @@ uplink_service::uplink_service(const config& cfg, clock& time_source, std::funct
   // same durability setting for its own commits.
   db_.exec(cfg.store.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   if (!cfg_.uplink.enabled) return;
+  outbox_.emplace(db_, cfg.aggregate);
   if (!cfg_.uplink.raw_metrics.empty()) {
     raw_metrics_json_ = "[";
     for (const auto& metric : cfg_.uplink.raw_metrics) {
@@ -158,7 +158,7 @@ void uplink_service::tick() {
     }
   }
   if (client_) {
-    for (const auto& fed : {outbox_.feed_events(feed_limit, now.wall_ms), outbox_.feed_aggregates(feed_limit, now.wall_ms, in_flight_seqs_[static_cast<std::size_t>(uplink_stream::aggregates)])}) {
+    for (const auto& fed : {outbox_->feed_events(feed_limit, now.wall_ms), outbox_->feed_aggregates(feed_limit, now.wall_ms, in_flight_seqs_[static_cast<std::size_t>(uplink_stream::aggregates)])}) {
       if (fed.status != SQLITE_OK) {
         store_log_.log(spdlog::level::warn, "uplink: queueing failed ({}): {}; retrying", fed.status, db_.error_message());
       }
@@ -168,7 +168,7 @@ void uplink_service::tick() {
     const auto budget = cfg_.uplink.monthly_budget;
     const bool budget_low = budget != 0 && static_cast<std::uint64_t>(month_bytes_) >= budget / 10 * 8;
     if (!raw_metrics_json_.empty()) {
-      const auto fed = budget_low ? outbox_.shed_raw() : outbox_.feed_raw(raw_metrics_json_, feed_limit, now.wall_ms);
+      const auto fed = budget_low ? outbox_->shed_raw() : outbox_->feed_raw(raw_metrics_json_, feed_limit, now.wall_ms);
       if (fed.status != SQLITE_OK) {
         store_log_.log(spdlog::level::warn, "uplink: raw readings: {} ({})", db_.error_message(), fed.status);
       } else if (budget_low && fed.queued > 0) {
@@ -179,13 +179,13 @@ void uplink_service::tick() {
     const auto steady_now = std::chrono::steady_clock::now();
     if (steady_now >= next_health_) {
       next_health_ = steady_now + cfg_.uplink.health_interval;
-      if (outbox_.enqueue(uplink_stream::health, health_record(now.wall_ms), now.wall_ms).status != SQLITE_OK) {
+      if (outbox_->enqueue(uplink_stream::health, health_record(now.wall_ms), now.wall_ms).status != SQLITE_OK) {
         store_log_.log(spdlog::level::warn, "uplink: queueing the health record failed: {}", db_.error_message());
       }
     }
     pump();
     if (const auto rate = drain_meter_.poll(std::chrono::steady_clock::now())) {
-      if (outbox_.record_drain_rate(*rate, now.wall_ms) != SQLITE_OK) {
+      if (outbox_->record_drain_rate(*rate, now.wall_ms) != SQLITE_OK) {
         store_log_.log(spdlog::level::warn, "uplink: recording the drain rate failed: {}", db_.error_message());
       }
     }
@@ -196,7 +196,7 @@ void uplink_service::tick() {
 std::string uplink_service::health_record(std::int64_t now_ms) {
   std::int64_t backlog = 0;
   std::optional<std::int64_t> oldest;
-  for (const auto& entry : outbox_.backlog()) {
+  for (const auto& entry : outbox_->backlog()) {
     backlog += entry.records;
     if (entry.oldest_ms && (!oldest || *entry.oldest_ms < *oldest)) oldest = entry.oldest_ms;
   }
@@ -206,7 +206,7 @@ std::string uplink_service::health_record(std::int64_t now_ms) {
       "{{\"t_ms\":{},\"uptime_s\":{},\"clock_trusted\":{},\"uplink\":{{\"connects\":{},\"backlog_records\":{},"
       "\"oldest_unsent_ms\":{},\"month_bytes\":{}}}",
       now_ms, uptime.count(), clock_.now().trusted, stats_.connects.load(), backlog,
-      oldest ? fmt::format("{}", *oldest) : std::string("null"), outbox_.bytes_sent_in_month(now_ms));
+      oldest ? fmt::format("{}", *oldest) : std::string("null"), outbox_->bytes_sent_in_month(now_ms));
   if (health_fields_) {
     if (auto extra = health_fields_(); !extra.empty()) body += "," + extra;
   }
@@ -266,7 +266,7 @@ void uplink_service::pump() {
 
 bool uplink_service::publish_next(uplink_stream stream) {
   const auto index = static_cast<std::size_t>(stream);
-  auto records = outbox_.peek(stream, stream == uplink_stream::aggregates, in_flight_seqs_[index],
+  auto records = outbox_->peek(stream, stream == uplink_stream::aggregates, in_flight_seqs_[index],
                               cfg_.uplink.batch_records, cfg_.uplink.batch_bytes);
   if (records.empty()) return false;
   const auto now_ms = clock_.now().wall_ms;
@@ -320,12 +320,12 @@ void uplink_service::on_delivered(std::uint64_t batch_id, bool ok, int reason_co
                      std::chrono::duration_cast<std::chrono::seconds>(refused_retry_delay).count());
   } else {
     const auto now_ms = clock_.now().wall_ms;
-    const int rc = outbox_.acknowledge(sent.stream, sent.seqs, static_cast<std::int64_t>(sent.wire_bytes), now_ms);
+    const int rc = outbox_->acknowledge(sent.stream, sent.seqs, static_cast<std::int64_t>(sent.wire_bytes), now_ms);
     if (rc != SQLITE_OK) {
       // The records stay in the outbox and go again; the centre drops the copies.
       store_log_.log(spdlog::level::warn, "uplink: recording an acknowledgement failed ({}): {}", rc, db_.error_message());
     } else {
-      month_bytes_ = outbox_.bytes_sent_in_month(now_ms);
+      month_bytes_ = outbox_->bytes_sent_in_month(now_ms);
       stats_.batches_acknowledged.fetch_add(1, std::memory_order_relaxed);
       stats_.records_acknowledged.fetch_add(sent.seqs.size(), std::memory_order_relaxed);
       stats_.wire_bytes_acknowledged.fetch_add(sent.wire_bytes, std::memory_order_relaxed);
@@ -375,7 +375,7 @@ void uplink_service::on_connected() {
   stats_.connects.fetch_add(1, std::memory_order_relaxed);
   backoff_.reset();
   paused_until_ = {};  // a new connection may come with new permissions
-  month_bytes_ = outbox_.bytes_sent_in_month(clock_.now().wall_ms);
+  month_bytes_ = outbox_->bytes_sent_in_month(clock_.now().wall_ms);
   spdlog::info("uplink: connected to {} as {}", cfg_.uplink.broker.uri, cfg_.uplink.broker.client_id);
   try {
     client_->publish(uplink_topic(cfg_.gateway, "status"), status_payload("online", clock_.now().wall_ms), 1, true);

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -95,7 +96,7 @@ class uplink_service {
   sqlite::database db_;
   restamper restamper_;
   aggregator aggregator_;
-  outbox outbox_;
+  std::optional<outbox> outbox_;  // with the uplink only: its statements cost ~1M instructions to prepare
   boost::asio::io_context io_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer reconnect_timer_;
