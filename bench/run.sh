@@ -8,7 +8,7 @@
 # the table says clearly), 1 when it could not run.
 #
 # Knobs (environment): BENCH_N (200000), BENCH_N_PYTHON (20000),
-# BENCH_N_CALLGRIND (20000), BENCH_CALLGRIND_RUNS (3), BENCH_KILL_RATE (2000 msg/s), BENCH_KILL_SECONDS (30),
+# BENCH_N_CALLGRIND (20000), BENCH_CALLGRIND_RUNS (5), BENCH_KILL_RATE (2000 msg/s), BENCH_KILL_SECONDS (30),
 # BENCH_KILLS (5), BENCH_PAYLOAD (200 bytes), BENCH_ROUNDS (3: rounds of a and b),
 # BENCH_JOBS (1: build jobs),
 # BENCH_BUILD_DIR, BENCH_OUT, BENCH_SKIP (space-separated: a b c d f).
@@ -20,7 +20,7 @@ jobs=${BENCH_JOBS:-1}
 n=${BENCH_N:-200000}
 n_python=${BENCH_N_PYTHON:-20000}
 n_callgrind=${BENCH_N_CALLGRIND:-20000}
-callgrind_runs=${BENCH_CALLGRIND_RUNS:-3}
+callgrind_runs=${BENCH_CALLGRIND_RUNS:-5}
 kill_rate=${BENCH_KILL_RATE:-2000}
 kill_seconds=${BENCH_KILL_SECONDS:-30}
 kills=${BENCH_KILLS:-5}
