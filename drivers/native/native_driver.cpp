@@ -114,7 +114,7 @@ class native_driver final : public driver {
 
  private:
   // Both decode into the message in place (decode returns one object, so the
-  // compiler constructs it in the caller's: a decoded_message moved is ~100
+  // compiler constructs it in the caller's: a decoded_message moved is ~150
   // instructions) and return the rejection, if any.
   std::optional<rejection> decode_into(std::string_view topic, std::string_view payload, decoded_message& out);
   std::optional<rejection> decode_object(const native_topic& where, simdjson::ondemand::object object,

@@ -155,8 +155,7 @@ std::uint64_t message_identity(identity_scheme scheme, std::string_view topic, s
 message_key identify(const decoded_message& message, std::string_view topic, std::string_view payload,
                      identity_scheme scheme) {
   if (message.identity != 0) return {message.identity, true};
-  return {message_identity(scheme, topic, payload),
-          message.sequence.has_value() || message.device_time_ms.has_value()};
+  return {message_identity(scheme, topic, payload), message.sequence.has_value() || message.device_time_ms.has_value()};
 }
 
 }  // namespace communegw

@@ -39,7 +39,9 @@ class message_rows {
   // full(), before anything needs the row's id, and before the transaction
   // commits.
   char* add(const row& values, std::size_t readings_capacity);
-  void end_readings(const char* end) { readings_size_[count_ - 1] = static_cast<std::size_t>(end - readings_[count_ - 1].data()); }
+  void end_readings(const char* end) {
+    readings_size_[count_ - 1] = static_cast<std::size_t>(end - readings_[count_ - 1].data());
+  }
   bool full() const { return count_ == max_per_insert; }
   // Inserts the queued rows in order, so the last one's id is then
   // database::last_insert_rowid(). SQLITE_DONE, or the error code: the caller

@@ -40,7 +40,7 @@ class recent_identities {
   static zeroed_array allocate_zeroed(std::size_t count);
 
   std::size_t ring_size_;
-  zeroed_array ring_;   // insertion order
+  zeroed_array ring_;  // insertion order
   std::size_t ring_next_ = 0;
   std::size_t table_size_;
   zeroed_array table_;  // 0 = empty; linear probing

@@ -181,8 +181,9 @@ CREATE TABLE store_settings(
   value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO store_settings(name, value)
-  SELECT 'identity_scheme', CASE WHEN EXISTS(SELECT 1 FROM messages) OR EXISTS(SELECT 1 FROM topics WHERE last_identity IS NOT NULL)
-                                 THEN 1 ELSE 2 END;
+  SELECT 'identity_scheme',
+         CASE WHEN EXISTS(SELECT 1 FROM messages) OR EXISTS(SELECT 1 FROM topics WHERE last_identity IS NOT NULL)
+              THEN 1 ELSE 2 END;
 )sql",
   };
   return steps;

@@ -676,15 +676,15 @@ int store::write_part(const decoded_message& part, const received_message& item,
   std::size_t longest = 2;
   for (const auto& r : part.readings) longest += r.metric->name.size() + 4 + json_number_max_chars;
   char* out = new_messages_.add({.device = device,
-                                      .topic = topic,
-                                      .seq = part.sequence,
-                                      .device_ms = part.device_time_ms,
-                                      .recv_ms = item.received.wall_ms,
-                                      .boot = boot_row_,
-                                      .mono_ms = item.received.monotonic_ms,
-                                      .flags = flags,
-                                      .identity = item.identity},
-                                     longest);
+                                 .topic = topic,
+                                 .seq = part.sequence,
+                                 .device_ms = part.device_time_ms,
+                                 .recv_ms = item.received.wall_ms,
+                                 .boot = boot_row_,
+                                 .mono_ms = item.received.monotonic_ms,
+                                 .flags = flags,
+                                 .identity = item.identity},
+                                longest);
   *out++ = '{';
   for (const auto& r : part.readings) {
     if (out[-1] != '{') *out++ = ',';

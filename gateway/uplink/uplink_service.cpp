@@ -158,7 +158,10 @@ void uplink_service::tick() {
     }
   }
   if (client_) {
-    for (const auto& fed : {outbox_->feed_events(feed_limit, now.wall_ms), outbox_->feed_aggregates(feed_limit, now.wall_ms, in_flight_seqs_[static_cast<std::size_t>(uplink_stream::aggregates)])}) {
+    for (const auto& fed :
+         {outbox_->feed_events(feed_limit, now.wall_ms),
+          outbox_->feed_aggregates(feed_limit, now.wall_ms,
+                                   in_flight_seqs_[static_cast<std::size_t>(uplink_stream::aggregates)])}) {
       if (fed.status != SQLITE_OK) {
         store_log_.log(spdlog::level::warn, "uplink: queueing failed ({}): {}; retrying", fed.status, db_.error_message());
       }
@@ -267,7 +270,7 @@ void uplink_service::pump() {
 bool uplink_service::publish_next(uplink_stream stream) {
   const auto index = static_cast<std::size_t>(stream);
   auto records = outbox_->peek(stream, stream == uplink_stream::aggregates, in_flight_seqs_[index],
-                              cfg_.uplink.batch_records, cfg_.uplink.batch_bytes);
+                               cfg_.uplink.batch_records, cfg_.uplink.batch_bytes);
   if (records.empty()) return false;
   const auto now_ms = clock_.now().wall_ms;
   auto payload = encode_batch(cfg_.gateway, stream, records, now_ms);

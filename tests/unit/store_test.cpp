@@ -717,7 +717,10 @@ TEST_CASE_FIXTURE(store_fixture, "a store keeps its identity scheme - copies rec
 }
 
 TEST_CASE_FIXTURE(store_fixture, "a store with an identity scheme this version does not know is refused") {
-  { store s(settings, "boot-a", now_ms); s.database().exec("UPDATE store_settings SET value = 9 WHERE name = 'identity_scheme'"); }
+  {
+    store s(settings, "boot-a", now_ms);
+    s.database().exec("UPDATE store_settings SET value = 9 WHERE name = 'identity_scheme'");
+  }
   CHECK_THROWS_WITH_AS(store(settings, "boot-b", now_ms), doctest::Contains("identity_scheme is 9"), store_error);
 }
 
