@@ -4,7 +4,8 @@
 
 #include <array>
 #include <bit>
-#include <cstring>
+
+#include "gateway/model/byte_loads.hpp"
 
 namespace communegw {
 
@@ -54,20 +55,6 @@ namespace communegw {
 namespace {
 
 constexpr std::uint64_t fnv_prime = 0x100000001b3ULL;
-
-// Little-endian loads, whatever the board's byte order and alignment.
-std::uint64_t load_le64(const char* p) {
-  std::uint64_t value;
-  std::memcpy(&value, p, sizeof value);
-  if constexpr (std::endian::native == std::endian::big) value = __builtin_bswap64(value);
-  return value;
-}
-std::uint64_t load_le32(const char* p) {
-  std::uint32_t value;
-  std::memcpy(&value, p, sizeof value);
-  if constexpr (std::endian::native == std::endian::big) value = __builtin_bswap32(value);
-  return value;
-}
 
 // FNV-1a, eight bytes per loop test: the same values as the byte loop
 // (stored identities must not change), with ~40% fewer instructions. It runs
@@ -124,7 +111,7 @@ std::uint64_t xxh64(std::string_view bytes, std::uint64_t seed) {
   hash += bytes.size();
   for (; end - p >= 8; p += 8) hash = std::rotl(hash ^ round(0, load_le64(p)), 27) * prime1 + prime4;
   if (end - p >= 4) {
-    hash = std::rotl(hash ^ (load_le32(p) * prime1), 23) * prime2 + prime3;
+    hash = std::rotl(hash ^ (std::uint64_t{load_le32(p)} * prime1), 23) * prime2 + prime3;
     p += 4;
   }
   for (; p != end; ++p) hash = std::rotl(hash ^ (static_cast<unsigned char>(*p) * prime5), 11) * prime1;

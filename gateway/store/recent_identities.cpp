@@ -30,9 +30,8 @@ recent_identities::zeroed_array recent_identities::allocate_zeroed(std::size_t c
 recent_identities::recent_identities(std::size_t capacity)
     : ring_size_(capacity == 0 ? 1 : capacity),
       ring_(allocate_zeroed(ring_size_)),
-      table_size_(table_size_for(ring_size_)),
-      table_(allocate_zeroed(table_size_)),
-      mask_(table_size_ - 1) {}
+      mask_(table_size_for(ring_size_) - 1),
+      table_(allocate_zeroed(mask_ + 1)) {}
 
 std::size_t recent_identities::slot_of(std::uint64_t id) const {
   std::size_t slot = mix(id) & mask_;

@@ -42,9 +42,8 @@ class recent_identities {
   std::size_t ring_size_;
   zeroed_array ring_;  // insertion order
   std::size_t ring_next_ = 0;
-  std::size_t table_size_;
+  std::size_t mask_;    // the table's size - 1 (a power of two)
   zeroed_array table_;  // 0 = empty; linear probing
-  std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };
 

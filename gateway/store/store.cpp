@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "gateway/model/byte_loads.hpp"
 #include "gateway/model/json_text.hpp"
 #include "gateway/store/schema.hpp"
 
@@ -289,12 +290,6 @@ int store::update_availability(std::int64_t device, availability state, const re
 }
 
 std::size_t interned_name_hash::operator()(std::string_view name) const noexcept {
-  // In memory only, so the board's byte order does not matter.
-  const auto load = [](const char* p) {
-    std::uint64_t word;
-    std::memcpy(&word, p, sizeof word);
-    return word;
-  };
   const auto mix = [](std::uint64_t hash, std::uint64_t word) {
     hash = (hash ^ word) * 0xff51afd7ed558ccdULL;
     return hash ^ (hash >> 32);
@@ -302,9 +297,9 @@ std::size_t interned_name_hash::operator()(std::string_view name) const noexcept
   std::uint64_t hash = 0x9e3779b97f4a7c15ULL ^ name.size();
   const char* p = name.data();
   std::size_t left = name.size();
-  for (; left > 8; left -= 8, p += 8) hash = mix(hash, load(p));
+  for (; left > 8; left -= 8, p += 8) hash = mix(hash, load_le64(p));
   if (name.size() >= 8) {
-    hash = mix(hash, load(name.data() + name.size() - 8));  // the last 8 bytes, overlapping the loop's
+    hash = mix(hash, load_le64(name.data() + name.size() - 8));  // the last 8 bytes, overlapping the loop's
   } else if (left > 0) {
     std::uint64_t tail = 0;
     std::memcpy(&tail, p, left);
