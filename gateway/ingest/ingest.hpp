@@ -44,8 +44,9 @@ class ingest {
   ingest(std::vector<routed_driver> drivers, std::uint64_t max_payload, clock& time_source,
          identity_scheme identities = newest_identity_scheme);
 
-  // Decodes and stamps one message into `out`, a default-constructed
-  // received_message (the writer's batch slot: no move of the result).
+  // Decodes and stamps one message into `out`, a fresh received_message (the
+  // writer's batch slot: no move of the result). Only its topic may hold
+  // something, a spare string whose capacity is reused; it is overwritten.
   void accept(const inbound_message& message, received_message& out);
   received_message accept(const inbound_message& message) {
     received_message out;
