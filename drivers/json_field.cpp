@@ -94,16 +94,17 @@ number read_switch(simdjson::ondemand::value value) {
 }
 
 std::optional<std::int64_t> read_non_negative_integer(simdjson::ondemand::value value) {
+  constexpr std::uint64_t largest = std::uint64_t{1} << 53;  // doubles are exact integers up to here
   // Sequence numbers are plain integers: get_uint64() reads one with a third
   // of get_double()'s instructions. It fails, leaving the value unread, on
   // anything else ("7.0", "-1", 1e3), which the path below decides.
   if (std::uint64_t whole = 0; value.get_uint64().get(whole) == simdjson::SUCCESS) {
-    if (whole > 9007199254740992ULL) return std::nullopt;
+    if (whole > largest) return std::nullopt;
     return static_cast<std::int64_t>(whole);
   }
   double parsed = 0;  // get_double() fails on anything but a number
   if (value.get_double().get(parsed)) return std::nullopt;
-  if (!(parsed >= 0.0) || parsed > 9007199254740992.0 || std::floor(parsed) != parsed) return std::nullopt;
+  if (!(parsed >= 0.0) || parsed > static_cast<double>(largest) || std::floor(parsed) != parsed) return std::nullopt;
   return static_cast<std::int64_t>(parsed);
 }
 
