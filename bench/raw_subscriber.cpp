@@ -3,7 +3,10 @@
 // a message callback (set_message_callback, not consume_message, which costs
 // 2.5x) that only counts. Same client settings as the gateway: MQTT 3.1.1,
 // persistent session (clean_session=false), QoS 1, no client persistence.
+// Paho's process-wide settings stay Paho's defaults unless asked for:
 //
+//   --gateway-paho-settings  the gateway's (gateway/mqtt/paho_process.hpp),
+//                      for the like-for-like floor (a') of bench/run.sh
 //   --subscribe-only   connect, subscribe, disconnect: leaves a session at the
 //                      broker that queues messages while we are away
 //   --count N          drain N messages, print the time taken, exit
@@ -19,6 +22,8 @@
 
 #include <CLI/CLI.hpp>
 #include <mqtt/async_client.h>
+
+#include "gateway/mqtt/paho_process.hpp"
 
 namespace {
 
@@ -69,6 +74,7 @@ int main(int argc, char** argv) {
   bool subscribe_only = false;
   int timeout_s = 600;
   int keepalive_s = 300;
+  bool gateway_paho_settings = false;
 
   CLI::App app{"communegw-bench-raw-subscriber: a Paho C++ subscriber that only counts (the benchmark's floor)"};
   app.add_option("--broker", broker, "Broker URI")->capture_default_str();
@@ -81,7 +87,10 @@ int main(int argc, char** argv) {
   app.add_option("--keepalive", keepalive_s, "MQTT keepalive, seconds (long: valgrind slows us down 50x)")
       ->capture_default_str()
       ->check(CLI::Range(5, 65535));
+  app.add_flag("--gateway-paho-settings", gateway_paho_settings,
+               "Apply the gateway's process-wide Paho settings (Paho's trace: errors only), for a like-for-like floor");
   CLI11_PARSE(app, argc, argv);
+  if (gateway_paho_settings) communegw::paho::configure_process();
   if (!subscribe_only && count == 0) {
     std::cerr << "give --count N, or --subscribe-only\n";
     return 2;

@@ -145,25 +145,33 @@ declare -A r  # results
 clock_ticks=$(getconf CLK_TCK)
 cpu_seconds() { sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$clock_ticks" '{printf "%.3f\n", ($12 + $13) / hz}'; }
 
-# CPU time of the subscriber and of the broker during a drain (r[<a|b>_cpu_sub<tag>],
-# r[<a|b>_cpu_broker<tag>]): on 2 cores the two together nearly fill the machine,
-# so the gateway's extra CPU per message bounds b/a (bench/README.md).
+# CPU time of the subscriber and of the broker during a drain (r[<a|ap|b>_cpu_sub<tag>],
+# r[<a|ap|b>_cpu_broker<tag>]).
+#
+# measure_a <tag> [a|ap]: "a" is the raw subscriber with Paho's defaults, the
+# issue's floor; "ap" (a') is the same with the gateway's process-wide Paho
+# settings (gateway/mqtt/paho_process.hpp), the like-for-like floor.
 measure_a() {
-  local tag=$1 dir=$out/a$1 client=communegw-bench-a$1 topic="commune/bench-a$1/+/+/+" t0 t1 broker0
-  say "(a$tag) raw subscriber: $n messages queued while it is offline, then drained"
+  local tag=$1 side=${2:-a} t0 t1 broker0 settings=() what="raw subscriber"
+  local dir=$out/$side$tag client=communegw-bench-$side$tag topic="commune/bench-$side$tag/+/+/+"
+  if [[ "$side" == ap ]]; then
+    settings=(--gateway-paho-settings)
+    what="raw subscriber with the gateway's Paho settings"
+  fi
+  say "($side$tag) $what: $n messages queued while it is offline, then drained"
   mkdir -p "$dir"
   "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" --subscribe-only >"$dir/prime.log"
-  publish "bench-a$tag" "$n" "$dir/published.json"
+  publish "bench-$side$tag" "$n" "$dir/published.json"
   broker0=$(cpu_seconds "$mosquitto_pid")
   t0=$(now)
   /usr/bin/time -f "%U %S" -o "$dir/time.txt" \
-    "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" --count "$n" >"$dir/run.log" 2>&1 ||
+    "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" "${settings[@]}" --count "$n" >"$dir/run.log" 2>&1 ||
     die "raw subscriber failed (see $dir/run.log)"
   t1=$(now)
-  r[a_cpu_broker$tag]=$(calc %.3f "$(cpu_seconds "$mosquitto_pid") - $broker0")
-  r[a_cpu_sub$tag]=$(awk '{printf "%.3f\n", $1 + $2}' "$dir/time.txt")
-  r[a_s$tag]=$(calc %.3f "$t1 - $t0")
-  r[a_rate$tag]=$(calc %.0f "$n / ($t1 - $t0)")
+  r[${side}_cpu_broker$tag]=$(calc %.3f "$(cpu_seconds "$mosquitto_pid") - $broker0")
+  r[${side}_cpu_sub$tag]=$(awk '{printf "%.3f\n", $1 + $2}' "$dir/time.txt")
+  r[${side}_s$tag]=$(calc %.3f "$t1 - $t0")
+  r[${side}_rate$tag]=$(calc %.0f "$n / ($t1 - $t0)")
 }
 
 measure_b() {
@@ -213,7 +221,8 @@ measure_b() {
 round_tags=("")
 for ((round = 2; round <= rounds; round++)); do round_tags+=("-$round"); done
 for tag in "${round_tags[@]}"; do
-  skipped a || measure_a "$tag"
+  skipped a || measure_a "$tag" a
+  skipped a || measure_a "$tag" ap
   skipped b || measure_b "$tag"
 done
 # median <values...>
@@ -224,19 +233,20 @@ if ! skipped b; then
   r[b_rate_median]=$(median "${b_rates[@]}")
 fi
 if ! skipped a && ! skipped b; then
-  ratios=()
-  for tag in "${round_tags[@]}"; do
-    r[ba$tag]=$(calc %.3f "${r[b_rate$tag]} / ${r[a_rate$tag]}")
-    ratios+=("${r[ba$tag]}")
+  for side in a ap; do
+    ratios=() a_rates=()
+    for tag in "${round_tags[@]}"; do
+      r[b$side$tag]=$(calc %.3f "${r[b_rate$tag]} / ${r[${side}_rate$tag]}")
+      ratios+=("${r[b$side$tag]}")
+      a_rates+=("${r[${side}_rate$tag]}")
+    done
+    r[b${side}_median]=$(calc %.3f "$(median "${ratios[@]}")")
+    r[${side}_rate_median]=$(median "${a_rates[@]}")
   done
-  r[ba_median]=$(calc %.3f "$(median "${ratios[@]}")")
-  a_rates=()
-  for tag in "${round_tags[@]}"; do a_rates+=("${r[a_rate$tag]}"); done
-  r[a_rate_median]=$(median "${a_rates[@]}")
 fi
 # CPU per message (µs) and cores busy during the drains, medians over the rounds.
-for side in a b; do
-  skipped "$side" && continue
+for side in a ap b; do
+  skipped "${side:0:1}" && continue
   subs=() brokers=() busy=()
   for tag in "${round_tags[@]}"; do
     subs+=("$(calc %.2f "${r[${side}_cpu_sub$tag]} * 1e6 / $n")")
@@ -267,8 +277,14 @@ fi
 if ! skipped d; then
   say "(d) callgrind: raw subscriber and gateway, $n_callgrind messages each, plus start-up alone"
   mkdir -p "$out/d"
-  raw_args=(--broker "$broker" --client-id communegw-bench-da --topic "commune/bench-da/+/+/+")
+  # The gateway's own cost: against the raw subscriber with the same Paho
+  # settings (a'). One run with Paho's defaults shows what those settings save.
+  raw_defaults_args=(--broker "$broker" --client-id communegw-bench-da --topic "commune/bench-da/+/+/+")
+  raw_args=("${raw_defaults_args[@]}" --gateway-paho-settings)
   "$raw_bin" "${raw_args[@]}" --subscribe-only >"$out/d/raw-prime.log"
+  publish bench-da "$n_callgrind" "$out/d/raw-defaults-published.json"
+  valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.raw-defaults.out" "$raw_bin" "${raw_defaults_args[@]}" \
+    --count "$n_callgrind" >"$out/d/raw-defaults.log" 2>&1 || die "callgrind raw run failed (see $out/d/raw-defaults.log)"
   valgrind --tool=callgrind -q --callgrind-out-file="$out/d/callgrind.raw-startup.out" "$raw_bin" "${raw_args[@]}" --subscribe-only \
     >"$out/d/raw-startup.log" 2>&1 || die "callgrind raw start-up run failed (see $out/d/raw-startup.log)"
   # Paho's own instruction count moves by up to ~2% (about 1,400 per message)
@@ -340,6 +356,8 @@ if ! skipped d; then
   r[d_a_runs]=$(per_message_list "${raw_totals[@]}")
   ir_a=$(median "${raw_totals[@]}")
   ir_a0=$(callgrind_total "$out/d/callgrind.raw-startup.out")
+  ir_a_defaults=$(callgrind_total "$out/d/callgrind.raw-defaults.out")
+  r[d_a_defaults]=$(calc %.0f "$ir_a_defaults / $n_callgrind")
   ir_b=$(callgrind_total "$out/d/callgrind.gateway.out")
   ir_b0=$(callgrind_total "$out/d/callgrind.gateway-startup.out")
   [[ -n "$ir_a" && -n "$ir_b" && -n "$ir_a0" && -n "$ir_b0" ]] || die "could not read callgrind totals in $out/d"
@@ -425,7 +443,10 @@ verdict() { # verdict <value> <target>: lower is better
   for tag in "${round_tags[@]}"; do
     a_label="(a) raw Paho C++ subscriber (counts only)" b_label="(b) communegw run (decode + durable commit)"
     [[ -n "$tag" ]] && a_label="(a) round ${tag#-}" b_label="(b) round ${tag#-}"
+    ap_label="(a') same, the gateway's Paho settings"
+    [[ -n "$tag" ]] && ap_label="(a') round ${tag#-}"
     skipped a || printf '%-44s %12s %10s %9s\n' "$a_label" "${r[a_rate$tag]}" "${r[a_s$tag]}" "$n"
+    skipped a || printf '%-44s %12s %10s %9s\n' "$ap_label" "${r[ap_rate$tag]}" "${r[ap_s$tag]}" "$n"
     skipped b || printf '%-44s %12s %10s %9s\n' "$b_label" "${r[b_rate$tag]}" "${r[b_s$tag]}" "$n"
   done
   if ! skipped c; then
@@ -435,13 +456,18 @@ verdict() { # verdict <value> <target>: lower is better
   fi
   echo
   if ! skipped a && ! skipped b; then
-    per_round=""
-    for tag in "${round_tags[@]}"; do per_round+=" ${r[ba$tag]}"; done
-    printf '%-44s %12s   per round:%s\n' "b/a (gateway vs raw floor), median" "${r[ba_median]}" "$per_round"
+    for side in a ap; do
+      per_round=""
+      for tag in "${round_tags[@]}"; do per_round+=" ${r[b$side$tag]}"; done
+      label="b/a (gateway vs raw floor), median"
+      [[ "$side" == ap ]] && label="b/a' (like for like), median"
+      printf '%-44s %12s   per round:%s\n' "$label" "${r[b${side}_median]}" "$per_round"
+    done
   fi
   if ! skipped a && ! skipped b; then
     printf '%-44s %12s %10s %9s %10s\n' "CPU per message, µs (medians)" "subscriber" "broker" "total" "cores busy"
     printf '%-44s %12s %10s %9s %10s\n' "    (a) raw" "${r[a_us_sub]}" "${r[a_us_broker]}" "${r[a_us_total]}" "${r[a_cores_busy]}"
+    printf '%-44s %12s %10s %9s %10s\n' "    (a') raw, the gateway's Paho settings" "${r[ap_us_sub]}" "${r[ap_us_broker]}" "${r[ap_us_total]}" "${r[ap_cores_busy]}"
     printf '%-44s %12s %10s %9s %10s\n' "    (b) gateway" "${r[b_us_sub]}" "${r[b_us_broker]}" "${r[b_us_total]}" "${r[b_cores_busy]}"
     ceiling=$(calc %.0f "$(nproc) * 1e6 / ${r[b_us_total]}")
     printf '%-44s %12s   (all %s cores on (b) and its broker; b/a at most %s)\n' "    (b) ceiling, msg/s" "$ceiling" \
@@ -460,14 +486,15 @@ verdict() { # verdict <value> <target>: lower is better
   if ! skipped d; then
     echo
     printf '%-44s %12s %12s\n' "(d) callgrind, instructions per message" "total/N" "minus start"
-    printf '%-44s %12s %12s   median of %s\n' "    (a) raw subscriber" "${r[d_a]}" "${r[d_a_marginal]}" "${r[d_a_runs]}"
+    printf '%-44s %12s %12s   one run\n' "    (a) raw subscriber, Paho's defaults" "${r[d_a_defaults]}" ""
+    printf '%-44s %12s %12s   median of %s\n' "    (a') raw, the gateway's Paho settings" "${r[d_a]}" "${r[d_a_marginal]}" "${r[d_a_runs]}"
     printf '%-44s %12s %12s   median of %s; %s commits\n' "    (b) gateway, gathering as in the drain" "${r[dg_b]}" \
       "${r[dg_b_marginal]}" "${r[dg_runs]}" "${r[dg_commits]}"
-    printf '%-44s %12s %12s   target <= %s: %s\n' "    b - a" "${r[dg_diff]}" "${r[dg_diff_marginal]}" \
+    printf '%-44s %12s %12s   target <= %s: %s\n' "    b - a'" "${r[dg_diff]}" "${r[dg_diff_marginal]}" \
       "$target_callgrind_extra" "$(verdict "${r[dg_diff]}" "$target_callgrind_extra")"
     printf '%-44s %12s %12s   %s commits\n' "    (b) gateway, committing continuously" "${r[d_b]}" "${r[d_b_marginal]}" \
       "${r[d_commits]}"
-    printf '%-44s %12s %12s   (as at 500-5,000 msg/s; no target)\n' "    b - a" "${r[d_diff]}" "${r[d_diff_marginal]}"
+    printf '%-44s %12s %12s   (as at 500-5,000 msg/s; no target)\n' "    b - a'" "${r[d_diff]}" "${r[d_diff_marginal]}"
     printf '%-44s %12s\n' "    instructions per commit" "${r[d_per_commit]:-?}"
   fi
   if ! skipped b; then

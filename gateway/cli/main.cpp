@@ -5,12 +5,14 @@
 #include <CLI/CLI.hpp>
 
 #include "gateway/cli/commands.hpp"
+#include "gateway/mqtt/paho_process.hpp"
 #include "gateway/store/sqlite.hpp"
 #include "gateway/store/store.hpp"
 
 int main(int argc, char** argv) {
   using namespace communegw;
   sqlite::configure_process();
+  paho::configure_process();
   CLI::App app{"communegw: commune IoT edge gateway (MQTT ingest, durable SQLite store)"};
   app.require_subcommand(1);
   std::string config_path = "/etc/communegw/communegw.toml";
