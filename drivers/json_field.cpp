@@ -151,8 +151,11 @@ bool is_json_non_object(simdjson::ondemand::document& doc) {
   }
 }
 
-std::optional<rejection> open_object(simdjson::ondemand::parser& parser, padded_buffer& buffer, std::string_view payload,
-                                     simdjson::ondemand::document& doc, simdjson::ondemand::object& object) {
+namespace {
+
+// Parses `payload` into `doc`: binary_payload or malformed_json on failure.
+std::optional<rejection> open_document(simdjson::ondemand::parser& parser, padded_buffer& buffer,
+                                       std::string_view payload, simdjson::ondemand::document& doc) {
   // iterate() checks that the whole payload is UTF-8 (stage 1) and fails if
   // it is not; validate_utf8 runs only then, to tell binary payloads from
   // broken JSON (a second pass over every accepted payload cost ~140
@@ -163,6 +166,26 @@ std::optional<rejection> open_object(simdjson::ondemand::parser& parser, padded_
     }
     return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<rejection> open_array(simdjson::ondemand::parser& parser, padded_buffer& buffer, std::string_view payload,
+                                    std::string_view what, simdjson::ondemand::document& doc,
+                                    simdjson::ondemand::array& array) {
+  if (auto error = open_document(parser, buffer, payload, doc)) return error;
+  if (const auto error = doc.get_array().get(array)) {
+    return rejection{error == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::malformed_json,
+                     fmt::format("{} must be a JSON array", what)};
+  }
+  return std::nullopt;
+}
+
+std::optional<rejection> open_object(simdjson::ondemand::parser& parser, padded_buffer& buffer,
+                                     std::string_view payload, simdjson::ondemand::document& doc,
+                                     simdjson::ondemand::object& object) {
+  if (auto error = open_document(parser, buffer, payload, doc)) return error;
   if (const auto error = doc.get_object().get(object)) {
     if (error == simdjson::INCORRECT_TYPE && is_json_non_object(doc)) {
       return rejection{reject_reason::wrong_type, "payload must be a JSON object"};
@@ -177,7 +200,7 @@ std::optional<rejection> check_nothing_follows(simdjson::ondemand::document& doc
   // simdjson 3.0 has no at_end(); a location inside the buffer means more tokens.
   const char* trailing = nullptr;
   if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
-    return rejection{reject_reason::malformed_json, "trailing content after the JSON object"};
+    return rejection{reject_reason::malformed_json, "trailing content after the JSON value"};
   }
   return std::nullopt;
 }

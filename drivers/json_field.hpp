@@ -56,8 +56,13 @@ class padded_buffer;
 // or wrong_type) and leaves `object` unusable.
 std::optional<rejection> open_object(simdjson::ondemand::parser& parser, padded_buffer& buffer, std::string_view payload,
                                      simdjson::ondemand::document& doc, simdjson::ondemand::object& object);
+// The same for a payload that must be a JSON array (Zigbee2MQTT's bridge/devices);
+// `what` names it in the wrong_type rejection.
+std::optional<rejection> open_array(simdjson::ondemand::parser& parser, padded_buffer& buffer, std::string_view payload,
+                                    std::string_view what, simdjson::ondemand::document& doc,
+                                    simdjson::ondemand::array& array);
 
-// After the whole object was read: malformed_json when anything but
+// After the whole object (or array) was read: malformed_json when anything but
 // whitespace follows it (On-Demand parses lazily and would not notice).
 std::optional<rejection> check_nothing_follows(simdjson::ondemand::document& doc);
 

@@ -423,18 +423,10 @@ std::optional<rejection> zigbee2mqtt_driver::read_exposes(simdjson::ondemand::ar
 }
 
 decode_result zigbee2mqtt_driver::decode_bridge_devices(const z2m_topic& where, std::string_view payload) {
-  if (!simdjson::validate_utf8(payload.data(), payload.size())) {
-    return rejection{reject_reason::binary_payload, "payload is not UTF-8 text"};
-  }
   simdjson::ondemand::document doc;
-  if (const auto error = parser_.iterate(buffer_.wrap(payload)).get(doc)) {
-    return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
-  }
   simdjson::ondemand::array devices;
-  if (const auto error = doc.get_array().get(devices)) {
-    return rejection{error == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::malformed_json,
-                     "bridge/devices must be a JSON array"};
-  }
+  if (auto error = json_field::open_array(parser_, buffer_, payload, "bridge/devices", doc, devices))
+    return std::move(*error);
   // Built aside and swapped in only when the whole list read well.
   std::unordered_map<std::string, device_metadata> fresh;
   for (const auto& [id, metadata] : metadata_) {
@@ -475,10 +467,7 @@ decode_result zigbee2mqtt_driver::decode_bridge_devices(const z2m_topic& where, 
     if (!id || fresh.size() >= max_devices) continue;
     fresh[*id] = std::move(metadata);
   }
-  const char* trailing = nullptr;
-  if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
-    return rejection{reject_reason::malformed_json, "trailing content after the JSON array"};
-  }
+  if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
   metadata_ = std::move(fresh);
   return decoded_message{};
 }

@@ -45,7 +45,15 @@ TEST_CASE("zigbee2mqtt: a malformed bridge/devices keeps the metadata learnt bef
   auto driver = make_zigbee2mqtt_driver(two_bridges());
   ok(driver->decode("zigbee2mqtt/bridge/devices",
                     R"([{"friendly_name":"plug","definition":{"exposes":[{"type":"numeric","property":"voltage","unit":"V"}]}}])"));
-  CHECK(std::holds_alternative<rejection>(driver->decode("zigbee2mqtt/bridge/devices", R"([{"friendly_name":"plug",)")));
+  const auto reason_for = [&](std::string_view payload) {
+    const auto result = driver->decode("zigbee2mqtt/bridge/devices", payload);
+    REQUIRE(std::holds_alternative<rejection>(result));
+    return std::get<rejection>(result).reason;
+  };
+  CHECK(reason_for(R"([{"friendly_name":"plug",)") == reject_reason::malformed_json);
+  CHECK(reason_for("[]\xff\xfe") == reject_reason::binary_payload);
+  CHECK(reason_for(R"([] [])") == reject_reason::malformed_json);  // trailing content
+  CHECK(reason_for(R"("devices")") == reject_reason::wrong_type);
   const auto m = ok(driver->decode("zigbee2mqtt/plug", R"({"voltage":231})"));
   REQUIRE(m.readings.size() == 1);
   CHECK(m.readings[0].metric->name == "voltage");
