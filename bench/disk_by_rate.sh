@@ -2,6 +2,7 @@
 # Disk bytes written per payload byte at steady arrival rates (not a backlog):
 #   bench/disk_by_rate.sh                 # rates 100 400 1000 2000 4000 8000 msg/s
 #   BENCH_RATES="1000 2000" bench/disk_by_rate.sh
+#   BENCH_STORE="gather_above = 500" bench/disk_by_rate.sh   # extra [store] lines
 # For each rate: a fresh store, `communegw run` subscribed, 3 s of quiet (the
 # writer commits continuously for its first 2 s), then communegw-sim publishes
 # 200-byte env telemetry at that rate for BENCH_SECONDS (20) at QoS 1. The
@@ -17,6 +18,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BENCH_BUILD_DIR:-$repo/build-bench}
 rates=${BENCH_RATES:-100 400 1000 2000 4000 8000}
 seconds=${BENCH_SECONDS:-20}
+store_settings=${BENCH_STORE:-}
 out=${BENCH_OUT:-$build/bench-results/disk-by-rate-$(date +%Y%m%dT%H%M%S)}
 log_prefix=disk-by-rate
 source "$repo/scripts/lib.sh"
@@ -51,6 +53,7 @@ uri = "$broker"
 client_id = "communegw-disk-$rate"
 [store]
 path = "gateway.db"
+$store_settings
 [log]
 stats_interval = "60s"
 [driver.native]

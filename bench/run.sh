@@ -9,7 +9,7 @@
 #
 # Knobs (environment): BENCH_N (200000), BENCH_N_PYTHON (20000),
 # BENCH_N_CALLGRIND (20000), BENCH_CALLGRIND_RUNS (5), BENCH_KILL_RATE (2000 msg/s), BENCH_KILL_SECONDS (30),
-# BENCH_KILLS (5), BENCH_PAYLOAD (200 bytes), BENCH_ROUNDS (3: rounds of a and b),
+# BENCH_KILLS (5), BENCH_F_STORE (extra [store] lines for (f)), BENCH_PAYLOAD (200 bytes), BENCH_ROUNDS (3: rounds of a and b),
 # BENCH_JOBS (1: build jobs),
 # BENCH_BUILD_DIR, BENCH_OUT, BENCH_SKIP (space-separated: a b c d f).
 set -Eeuo pipefail
@@ -383,7 +383,7 @@ fi
 if ! skipped f; then
   say "(f) SIGKILL: $kill_rate msg/s for $kill_seconds s, the gateway killed $kills times"
   dir=$out/f
-  gateway_config "$dir" communegw-bench-f bench-f
+  gateway_config "$dir" communegw-bench-f bench-f "${BENCH_F_STORE:-}"
   start_gateway_f() {
     (cd "$dir" && exec "$gateway_bin" -c communegw.toml run >>"$dir/run.log" 2>&1) &
     gw_pid=$!
