@@ -152,13 +152,13 @@ cpu_seconds() { sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$clock_ticks" '{pri
 # issue's floor; "ap" (a') is the same with the gateway's process-wide Paho
 # settings (gateway/mqtt/paho_process.hpp), the like-for-like floor.
 measure_a() {
-  local tag=$1 side=${2:-a} t0 t1 broker0 settings=() what="raw subscriber"
+  local tag=$1 side=${2:-a} t0 t1 broker0 settings=() what="(a$1) raw subscriber"
   local dir=$out/$side$tag client=communegw-bench-$side$tag topic="commune/bench-$side$tag/+/+/+"
   if [[ "$side" == ap ]]; then
     settings=(--gateway-paho-settings)
-    what="raw subscriber with the gateway's Paho settings"
+    what="(a'$tag) raw subscriber with the gateway's Paho settings"
   fi
-  say "($side$tag) $what: $n messages queued while it is offline, then drained"
+  say "$what: $n messages queued while it is offline, then drained"
   mkdir -p "$dir"
   "$raw_bin" --broker "$broker" --client-id "$client" --topic "$topic" --subscribe-only >"$dir/prime.log"
   publish "bench-$side$tag" "$n" "$dir/published.json"
