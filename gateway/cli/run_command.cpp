@@ -73,6 +73,7 @@ int run_gateway(const config& cfg) {
                                [&](const inbound_message& message) {
                                  auto stamped = message;
                                  stamped.received = clock.now();
+                                 decoder.trim_oversized(stamped);
                                  if (!queue.push_and_wait(stamped)) {
                                    // The store gave up at shutdown. Returning would let Paho acknowledge a
                                    // message we do not have; exiting leaves it with the broker instead.

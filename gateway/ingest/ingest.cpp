@@ -1,5 +1,6 @@
 #include "gateway/ingest/ingest.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -92,13 +93,20 @@ std::vector<std::string> ingest::topic_filters() const {
   return filters;
 }
 
+void ingest::trim_oversized(inbound_message& message) const {
+  if (message.payload.size() <= max_payload_) return;
+  const auto kept = std::min(message.payload.size(), quarantine_excerpt_bytes);
+  message.payload_bytes_left_out += message.payload.size() - kept;
+  message.payload = message.payload.substr(0, kept);
+}
+
 void ingest::accept(const inbound_message& message, received_message& out) {
   const std::string_view topic = message.topic;
   const std::string_view payload = message.payload;
   out.received = message.received;
   out.redelivered = message.flags.redelivered;
   out.retained = message.flags.retained;
-  out.payload_size = payload.size();
+  out.payload_size = payload.size() + message.payload_bytes_left_out;
   counters_.received.fetch_add(1, std::memory_order_relaxed);
 
   auto refuse = [&](rejection why) {
@@ -107,8 +115,9 @@ void ingest::accept(const inbound_message& message, received_message& out) {
     out.result = std::move(why);
   };
 
-  if (payload.size() > max_payload_) {
-    refuse({reject_reason::oversized_payload, fmt::format("{} bytes is over mqtt.max_payload ({})", payload.size(), max_payload_)});
+  if (out.payload_size > max_payload_) {
+    refuse({reject_reason::oversized_payload,
+            fmt::format("{} bytes is over mqtt.max_payload ({})", out.payload_size, max_payload_)});
   } else {
     driver* target = nullptr;
     for (const auto& r : routes_) {

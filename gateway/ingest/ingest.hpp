@@ -44,6 +44,11 @@ class ingest {
   ingest(std::vector<routed_driver> drivers, std::uint64_t max_payload, clock& time_source,
          identity_scheme identities = newest_identity_scheme);
 
+  // MQTT thread, before the message is queued: a payload over mqtt.max_payload
+  // will be refused unread, so only the excerpt the quarantine keeps is passed
+  // on, with the number of bytes left out (inbound_message.hpp).
+  void trim_oversized(inbound_message& message) const;
+
   // Decodes and stamps one message into `out`, a fresh received_message (the
   // writer's batch slot: no move of the result). Only its topic may hold
   // something, a spare string whose capacity is reused; it is overwritten.

@@ -49,6 +49,7 @@ struct queued_entry {
   std::size_t offset;  // of the topic in the bytes, the payload follows it
   std::size_t topic_size;
   std::size_t payload_size;
+  std::size_t payload_bytes_left_out;
   time_stamp received;
   delivery_flags flags;
 };
@@ -64,8 +65,8 @@ class queued_batch {
   inbound_message operator[](std::size_t i) const {
     const auto& e = entries_[i];
     const std::string_view all(bytes_);
-    return {all.substr(e.offset, e.topic_size), all.substr(e.offset + e.topic_size, e.payload_size), e.received,
-            e.flags};
+    return {all.substr(e.offset, e.topic_size), all.substr(e.offset + e.topic_size, e.payload_size),
+            e.payload_bytes_left_out, e.received, e.flags};
   }
 
  private:
@@ -90,8 +91,8 @@ class ingest_queue {
     // per message cost a futex call here and a context switch on the other
     // core for each of tens of thousands of messages a second.
     const bool was_empty = empty();
-    items_.push_back(
-        {ticket, bytes_.size(), message.topic.size(), message.payload.size(), message.received, message.flags});
+    items_.push_back({ticket, bytes_.size(), message.topic.size(), message.payload.size(),
+                      message.payload_bytes_left_out, message.received, message.flags});
     bytes_.append(message.topic).append(message.payload);
     if (was_empty) not_empty_.notify_one();
     const auto may_return = [&] { return abandoned_ || committed_ticket_ + max_uncommitted_ >= ticket; };

@@ -23,6 +23,11 @@ namespace communegw {
 struct inbound_message {
   std::string_view topic;
   std::string_view payload;
+  // Bytes of the payload as received that `payload` leaves out. A payload over
+  // mqtt.max_payload is refused unread, so only its first bytes (what the
+  // quarantine keeps) are queued (ingest::trim_oversized): copying a faulty
+  // client's megabytes into the queue would only double them in memory.
+  std::size_t payload_bytes_left_out = 0;
   // When the gateway received it: stamped by the sink on arrival (not by the
   // subscriber, which has no clock), never when decoded.
   time_stamp received;

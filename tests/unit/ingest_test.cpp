@@ -200,6 +200,56 @@ TEST_CASE("ingest checks size, routes by topic and stamps every message") {
   CHECK(in.counters().rejected[static_cast<std::size_t>(reject_reason::unknown_topic)] == 1);
 }
 
+TEST_CASE("an oversized payload travels as its excerpt and is refused by its size on the wire") {
+  auto cfg = parse_config("[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nmax_payload = \"1KiB\"\n",
+                          "/x.toml");
+  manual_clock clock(1'795'403'100'000, true);
+  ingest in(cfg, clock);
+  // At the limit: untouched.
+  const std::string at_limit(1024, ' ');
+  inbound_message fits{.topic = "commune/c/env/e-1/telemetry", .payload = at_limit};
+  in.trim_oversized(fits);
+  CHECK(fits.payload.size() == 1024);
+  CHECK(fits.payload_bytes_left_out == 0);
+  // 5 MB: what the MQTT thread queues is the excerpt and the count of the rest.
+  const std::string wire(5'000'000, '{');
+  inbound_message big{.topic = "commune/c/env/e-1/telemetry", .payload = wire, .received = clock.now()};
+  in.trim_oversized(big);
+  CHECK(big.payload.size() == quarantine_excerpt_bytes);
+  CHECK(big.payload_bytes_left_out == 5'000'000 - quarantine_excerpt_bytes);
+  const std::string excerpt = wire.substr(0, quarantine_excerpt_bytes);
+  ingest_queue queue(10);
+  REQUIRE(queue.push_and_wait(big));
+  queued_batch taken;
+  bool closed = false;
+  REQUIRE(queue.pop_batch(taken, 10, std::chrono::milliseconds(0), closed) != 0);
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].payload_bytes_left_out == 5'000'000 - excerpt.size());
+  received_message slot;
+  in.accept(taken[0], slot);
+  const auto* why = std::get_if<rejection>(&slot.result);
+  REQUIRE(why);
+  CHECK(why->reason == reject_reason::oversized_payload);
+  CHECK(why->detail == "5000000 bytes is over mqtt.max_payload (1024)");
+  CHECK(slot.payload_size == 5'000'000);
+  CHECK(slot.payload_excerpt == excerpt);
+  CHECK(in.counters().rejected[static_cast<std::size_t>(reject_reason::oversized_payload)] == 1);
+
+  // A limit below the excerpt's size: the whole payload is kept, and still refused.
+  auto small_cfg = parse_config(
+      "[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nmax_payload = \"64B\"\n", "/x.toml");
+  ingest strict(small_cfg, clock);
+  const std::string hundred(100, '{');
+  inbound_message over{.topic = "commune/c/env/e-1/telemetry", .payload = hundred};
+  strict.trim_oversized(over);
+  CHECK(over.payload.size() == 100);
+  CHECK(over.payload_bytes_left_out == 0);
+  received_message refused;
+  strict.accept(over, refused);
+  REQUIRE(std::holds_alternative<rejection>(refused.result));
+  CHECK(std::get<rejection>(refused.result).reason == reject_reason::oversized_payload);
+}
+
 TEST_CASE("a message keeps the time it arrived, not the time it was decoded") {
   auto cfg = parse_config("[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n", "/x.toml");
   manual_clock clock(1'795'403'100'000, true);
