@@ -161,7 +161,8 @@ std::string sql_for(const std::string& what) {
   if (what == "rejections") {
     return fmt::format(
         "SELECT id, {} AS received, reason, detail, topic, payload_size, payload FROM quarantine "
-        "WHERE (?1 = '' OR topic LIKE '%/' || ?1 || '/%') AND (?2 = '' OR reason = ?2) AND recv_ms >= ?3 AND recv_ms < ?4 "
+        "WHERE (?1 = '' OR instr('/' || topic || '/', '/' || ?1 || '/') > 0) AND (?2 = '' OR reason = ?2) "
+        "AND recv_ms >= ?3 AND recv_ms < ?4 "
         "ORDER BY id DESC LIMIT ?5",
         iso("recv_ms"));
   }

@@ -79,6 +79,23 @@ TEST_CASE("messages travel broker -> gateway -> store with their content - hosti
   const auto csv = run_communegw({"--config", gateway.config_path().string(), "query", "rejections", "--format", "csv"}, dir.path());
   CHECK(csv.output.rfind("id,received,reason,detail,topic,payload_size,payload\r\n", 0) == 0);
   CHECK(csv.output.find("oversized_payload") != std::string::npos);
+  // Rejections by device: a whole level of the topic, taken literally.
+  REQUIRE(pub.publish("commune/c/tractor/x1y/status", "{}"));
+  REQUIRE(wait_for([&] { return store_count(db, "SELECT count(*) FROM quarantine WHERE topic LIKE '%/x1y/%'") == 1; },
+                   20s));
+  const auto rejections_of = [&](const std::string& device) {
+    return run_communegw({"--config", gateway.config_path().string(), "query", "rejections", "--device", device,
+                          "--format", "csv"},
+                         dir.path())
+        .output;
+  };
+  const auto env_01 = rejections_of("env-01");
+  CHECK(env_01.find("malformed_json") != std::string::npos);
+  CHECK(env_01.find("binary_payload") != std::string::npos);
+  CHECK(env_01.find("unknown_topic") == std::string::npos);
+  CHECK(rejections_of("x1y").find("tractor/x1y") != std::string::npos);
+  CHECK(rejections_of("x_y").find("tractor/x1y") == std::string::npos);  // '_' is no wildcard
+  CHECK(rejections_of("x1").find("tractor/x1y") == std::string::npos);   // nor is part of a level a match
 
   // SIGTERM: clean stop, exit 0.
   CHECK(gateway.terminate(15s) == 0);
