@@ -88,6 +88,28 @@ TEST_CASE("broker restart mid-stream: everything the broker acknowledged is stor
   CHECK(gateway.running());
 }
 
+TEST_CASE("a damaged store: the gateway says so loudly, keeps the file, and ingests into a fresh one") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "gw" / "store.db";
+  std::filesystem::create_directories(db.parent_path());
+  write_file(db, std::string(8192, '\x5a'));  // what a torn write or a dying card can leave
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db));
+  REQUIRE(gateway_listening(broker.uri(), db));
+  const auto log = gateway.log();
+  CHECK(log.find("critical") != std::string::npos);
+  CHECK(log.find("was damaged") != std::string::npos);
+  CHECK(log.find("moved it aside to") != std::string::npos);
+  CHECK(log.find("The old file is kept for inspection") != std::string::npos);
+  std::size_t kept = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(db.parent_path())) {
+    if (entry.path().filename().string().starts_with("store.db.corrupt-")) ++kept;
+  }
+  CHECK(kept == 1);
+  CHECK(store_count(db, "SELECT count(*) FROM events WHERE kind = 'store_recovered'") == 1);
+  CHECK(gateway.terminate(10s) == 0);
+}
+
 TEST_CASE("MQTT 5 to the local broker: the session outlives the gateway - what is published while it is down arrives") {
   temp_dir dir;
   mosquitto_broker broker(dir / "broker");

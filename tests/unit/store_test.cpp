@@ -499,6 +499,47 @@ TEST_CASE_FIXTURE(store_fixture, "a damaged store is moved aside, a fresh one st
   CHECK(count(s, "SELECT count(*) FROM events WHERE kind = 'store_recovered' AND severity = 2") == 1);
 }
 
+TEST_CASE_FIXTURE(store_fixture,
+                  "a store whose messages table is damaged fails its start-up check and is moved aside") {
+  for (const auto check : {startup_check::quick, startup_check::full}) {
+    const std::string check_name = check == startup_check::quick ? "quick_check" : "integrity_check";
+    CAPTURE(check_name);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    settings.check = check;
+    {
+      // Enough rows for the messages table to have interior pages, all in the main file.
+      store s(settings, "boot-a", now_ms);
+      std::vector<received_message> batch;
+      for (int seq = 1; seq <= 300; ++seq) {
+        batch.push_back(message("commune/c/env/e-1/telemetry", fmt::format(R"({{"seq":{},"pm2_5":12.5}})", seq)));
+      }
+      REQUIRE(s.write(batch).status == write_status::ok);
+      s.database().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    std::int64_t root = 0, page_size = 0;
+    {
+      sqlite::database raw(settings.path, SQLITE_OPEN_READONLY);
+      root = raw.query_int("SELECT rootpage FROM sqlite_master WHERE name = 'messages'");
+      page_size = raw.query_int("PRAGMA page_size");
+      REQUIRE(raw.query_int("SELECT count(*) FROM messages") == 300);
+    }
+    REQUIRE(root > 1);
+    {
+      // The root page's b-tree header: a page type no b-tree page has (SD-card bit rot, a torn write).
+      std::fstream file(settings.path, std::ios::in | std::ios::out | std::ios::binary);
+      file.seekp((root - 1) * page_size);
+      file.put('\x77');
+    }
+    store s(settings, "boot-b", now_ms);
+    CHECK(s.open_report().recovered);
+    CHECK(s.open_report().recovery_reason.find("Page") != std::string::npos);  // SQLite's own finding
+    CHECK(std::filesystem::exists(s.open_report().moved_aside_to));
+    CHECK(count(s, "SELECT count(*) FROM readings WHERE device = 'e-1'") == 0);  // a fresh store
+    CHECK(count(s, "SELECT count(*) FROM events WHERE kind = 'store_recovered' AND severity = 2") == 1);
+  }
+}
+
 TEST_CASE_FIXTURE(store_fixture, "a store from a newer communegw is refused, not modified") {
   {
     store s(settings, "boot-a", now_ms);
