@@ -57,7 +57,14 @@ void check_store(const config& cfg, check_report& report) {
                 fmt::format("{}: integrity ok, schema v{}, {:.1f} MiB used of {} quota", path.string(), version,
                             static_cast<double>(used) / (1 << 20), format_size(cfg.store.max_size)));
   } catch (const sqlite::error& error) {
-    report.line(verdict::fail, "store", fmt::format("{}: {}", path.string(), error.what()));
+    const int primary = error.code() & 0xff;
+    if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {  // what `run` recovers from, as the check above
+      report.line(verdict::fail, "store",
+                  fmt::format("{} is damaged: {}. `communegw run` will move it aside and start a fresh store.",
+                              path.string(), error.what()));
+    } else {
+      report.line(verdict::fail, "store", fmt::format("{}: {}", path.string(), error.what()));
+    }
   }
 }
 
@@ -146,6 +153,12 @@ void check_clock(const config& cfg, check_report& report) {
 }
 
 }  // namespace
+
+int check_failed_config(const std::string& error) {
+  check_report report;
+  report.line(verdict::fail, "config", error);
+  return static_cast<int>(report.worst);
+}
 
 int check_gateway(const config& cfg) {
   check_report report;

@@ -17,6 +17,9 @@ int run_gateway(const config& cfg);
 // `communegw check`: one line per check with ok/warn/fail.
 // Exit status: 0 all ok, 1 warnings only, 2 any failure.
 int check_gateway(const config& cfg);
+// `communegw check` when the configuration itself does not load: its one
+// line, "fail config <file:line: key: message>", and exit status 2.
+int check_failed_config(const std::string& error);
 
 struct query_options {
   std::string what;  // readings | events | rejections | counters | devices

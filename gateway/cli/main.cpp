@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
     if (*check) return check_gateway(cfg);
     if (*query_cmd) return query_store(cfg, query);
   } catch (const config_error& error) {
+    if (*check) return check_failed_config(error.what());
     std::cerr << error.what() << '\n';
     return 2;
   } catch (const store_error& error) {

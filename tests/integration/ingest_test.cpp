@@ -177,15 +177,36 @@ TEST_CASE("communegw check reports broker, store, disk and clock, and fails when
   const auto db = dir / "gw" / "store.db";
   std::filesystem::create_directories(dir / "gw");
   write_file(dir / "gw" / "gw.toml", gateway_process::default_config(broker.uri(), db, "[clock]\ntrust = \"always\"\n"));
-  auto ok = run_communegw({"--config", (dir / "gw" / "gw.toml").string(), "check"}, dir.path());
+  const auto config_path = (dir / "gw" / "gw.toml").string();
+  auto ok = run_communegw({"--config", config_path, "check"}, dir.path());
+  CHECK(ok.output.find("ok    config  " + config_path) != std::string::npos);
   CHECK(ok.output.find("ok    broker") != std::string::npos);
   CHECK(ok.output.find("warn  store") != std::string::npos);  // not created yet
+  CHECK(ok.output.find("ok    disk    ") != std::string::npos);
+  CHECK(ok.output.find("MiB free on") != std::string::npos);
   CHECK(ok.output.find("ok    clock") != std::string::npos);
   CHECK(ok.status == 1);
+
+  // A clock that is not to be trusted is a warning; a damaged store a failure.
+  write_file(config_path, gateway_process::default_config(broker.uri(), db, "[clock]\ntrust = \"never\"\n"));
+  write_file(db, std::string(8192, '\x5a'));
+  auto damaged = run_communegw({"--config", config_path, "check"}, dir.path());
+  CHECK(damaged.output.find("warn  clock") != std::string::npos);
+  CHECK(damaged.output.find("fail  store") != std::string::npos);
+  CHECK(damaged.output.find("will move it aside") != std::string::npos);
+  CHECK(damaged.status == 2);
+  std::filesystem::remove(db);
+
   broker.stop();
-  auto down = run_communegw({"--config", (dir / "gw" / "gw.toml").string(), "check"}, dir.path());
+  auto down = run_communegw({"--config", config_path, "check"}, dir.path());
   CHECK(down.output.find("fail  broker") != std::string::npos);
   CHECK(down.status == 2);
+
+  // A configuration that does not load is the check's one failing line, with file:line: key: message.
+  write_file(config_path, "[gateway]\nid = \"gw\"\nprovince = \"p\"\ncommune = \"c\"\n[store]\nmax_size = \"lots\"\n");
+  auto unloadable = run_communegw({"--config", config_path, "check"}, dir.path());
+  CHECK(unloadable.output.rfind("fail  config  " + config_path + ":6: store.max_size: ", 0) == 0);
+  CHECK(unloadable.status == 2);
 }
 
 TEST_CASE("a bad config stops start-up with file:line: key: message and a non-zero exit") {
