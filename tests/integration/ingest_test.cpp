@@ -76,6 +76,25 @@ TEST_CASE("messages travel broker -> gateway -> store with their content - hosti
   CHECK(json.status == 0);
   CHECK(json.output.find("\"value\": 35.5") != std::string::npos);
   CHECK(json.output.find("\"device_time\": \"2026-11-23T11:05:00.000Z\"") != std::string::npos);
+  const auto query = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", gateway.config_path().string(), "query"});
+    return run_communegw(args, dir.path());
+  };
+  // Time ranges select by receive time: an hour back holds it, a window ending in 2000 does not.
+  const auto recent = query({"readings", "--device", "env-01", "--since", "1h", "--format", "csv"});
+  CHECK(recent.status == 0);
+  CHECK(recent.output.find("env-01,pm2_5,35.5") != std::string::npos);
+  const auto old = query({"readings", "--device", "env-01", "--until", "2000-01-01T00:00:00Z", "--format", "csv"});
+  CHECK(old.status == 0);
+  CHECK(old.output.find("env-01") == std::string::npos);
+  CHECK(query({"readings", "--since", "yesterday"}).status != 0);  // neither RFC 3339 nor a duration
+  // Events, as the table an operator reads.
+  const auto events = query({"events", "--format", "table"});
+  CHECK(events.status == 0);
+  CHECK(events.output.find("kind") != std::string::npos);
+  CHECK(events.output.find("tamper") != std::string::npos);
+  CHECK(events.output.find("lamp_fault") != std::string::npos);
+  CHECK(query({"events", "--metric", "tamper", "--format", "csv"}).output.find("lamp_fault") == std::string::npos);
   const auto csv = run_communegw({"--config", gateway.config_path().string(), "query", "rejections", "--format", "csv"}, dir.path());
   CHECK(csv.output.rfind("id,received,reason,detail,topic,payload_size,payload\r\n", 0) == 0);
   CHECK(csv.output.find("oversized_payload") != std::string::npos);
