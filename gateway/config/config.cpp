@@ -747,6 +747,11 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
     if (const auto it = parsed.nodes.find(key); it != parsed.nodes.end()) fail(file, *it->second, key, message);
     throw config_error(fmt::format("{}: {}: {}", file.string(), key, message));
   };
+  // "<file>:<line>" of a key, for messages about what it names (a secret file).
+  auto where = [&](const std::string& key) {
+    const auto it = parsed.nodes.find(key);
+    return it == parsed.nodes.end() ? file.string() : location(file, it->second->source());
+  };
 
   config cfg;
   cfg.source = file;
@@ -780,7 +785,7 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
                fmt::format("mutual TLS needs both {} and {}", key("cert_file"), key("key_file")));
     }
     if (const auto password_file = path(key("password_file").c_str()); !password_file.empty()) {
-      out.password = read_secret_file(password_file, file, key("password_file"), cfg.warnings);
+      out.password = read_secret_file(password_file, where(key("password_file")), key("password_file"), cfg.warnings);
     }
     return out;
   };

@@ -106,7 +106,21 @@ TEST_CASE("every bad config names file, line and key") {
   CHECK(error_of("[gateway]\nid = \"gw-1\"\nprovince = \"p\"\n") == "/etc/communegw/test.toml: gateway.commune: required key is missing");
   CHECK(error_of("[gateway\nid=1") .rfind("/etc/communegw/test.toml:1: ", 0) == 0);
   CHECK(error_of(minimal + "[mqtt]\npassword_file = \"/nonexistent/pw\"\n") ==
-        "/etc/communegw/test.toml: mqtt.password_file: cannot read \"/nonexistent/pw\"");
+        "/etc/communegw/test.toml:6: mqtt.password_file: cannot read \"/nonexistent/pw\"");
+  CHECK(error_of(minimal + "[mqtt]\nuri = 5\n") == "/etc/communegw/test.toml:6: mqtt.uri: expected a string");
+  CHECK(error_of(minimal + "[driver.native]\ntopics = \"commune/#\"\n") ==
+        "/etc/communegw/test.toml:6: driver.native.topics: expected an array of strings");
+  CHECK(error_of(minimal + "[driver.native]\ntopics = [\"commune/#\", \"\"]\n") ==
+        "/etc/communegw/test.toml:6: driver.native.topics: expected non-empty strings");
+  CHECK(error_of(minimal + "[driver.native]\ntopics = [\"commune/#\", 3]\n") ==
+        "/etc/communegw/test.toml:6: driver.native.topics: expected non-empty strings");
+  // A file that is not there at all.
+  try {
+    load_config("/nonexistent/communegw.toml");
+    FAIL("no error");
+  } catch (const config_error& error) {
+    CHECK(std::string(error.what()) == "/nonexistent/communegw.toml: cannot open the configuration file");
+  }
 }
 
 TEST_CASE("aggregation and uplink settings are checked, with file, line and key") {
@@ -139,9 +153,17 @@ TEST_CASE("the password comes from its own file, first line only") {
   std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::others_read);
   const auto loose = parse_config(minimal + "[mqtt]\npassword_file = \"" + path.string() + "\"\n", "/x.toml");
   REQUIRE(loose.warnings.size() == 1);
-  CHECK(loose.warnings[0] == "/x.toml: mqtt.password_file: \"" + path.string() + "\" can be read by other users; chmod 600 it");
+  CHECK(loose.warnings[0] ==
+        "/x.toml:6: mqtt.password_file: \"" + path.string() + "\" can be read by other users; chmod 600 it");
   std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   CHECK(parse_config(minimal + "[mqtt]\npassword_file = \"" + path.string() + "\"\n", "/x.toml").warnings.empty());
+  // An empty first line is no password.
+  {
+    std::ofstream out(path);
+    out << "  \nsecond\n";
+  }
+  CHECK(error_of(minimal + "[mqtt]\npassword_file = \"" + path.string() + "\"\n") ==
+        "/etc/communegw/test.toml:6: mqtt.password_file: \"" + path.string() + "\" is empty");
   std::filesystem::remove(path);
 }
 

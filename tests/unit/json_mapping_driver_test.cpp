@@ -72,6 +72,8 @@ TEST_CASE("json_mapping: a bad mapping stops start-up with file:line: key: messa
         "/etc/communegw/test.toml:13: driver.json_mapping.mapping.field.max: 10 is not above min (50)");
   CHECK(error_of(one_field + "unit = \"°C\"\nscale = \"2\"\n") ==
         "/etc/communegw/test.toml:12: driver.json_mapping.mapping.field.scale: expected a number");
+  CHECK(error_of(one_field + "unit = \"°C\"\nscale = nan\n") ==
+        "/etc/communegw/test.toml:12: driver.json_mapping.mapping.field.scale: expected a finite number");
   CHECK(error_of(one_field + "unit = \"°C\"\ncolour = \"red\"\n") ==
         "/etc/communegw/test.toml:12: driver.json_mapping.mapping.field.colour: unknown key (known: pointer, metric, "
         "unit, scale, offset, min, max)");
