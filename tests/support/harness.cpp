@@ -248,8 +248,8 @@ void gateway_process::kill_hard() {
   process_->wait(std::chrono::seconds(10));
 }
 
-std::optional<int> gateway_process::terminate(std::chrono::milliseconds deadline) {
-  process_->signal(SIGTERM);
+std::optional<int> gateway_process::terminate(std::chrono::milliseconds deadline, int signal_number) {
+  process_->signal(signal_number);
   return process_->wait(deadline);
 }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -99,7 +100,8 @@ class gateway_process {
                                     const std::string& extra = "");
   void start();
   void kill_hard();  // SIGKILL
-  std::optional<int> terminate(std::chrono::milliseconds deadline);  // SIGTERM
+  // SIGTERM (or `signal_number`), then its exit status.
+  std::optional<int> terminate(std::chrono::milliseconds deadline, int signal_number = SIGTERM);
   bool running() { return process_ && process_->running(); }
   std::filesystem::path config_path() const { return dir_ / "gw.toml"; }
   std::string log() const;
