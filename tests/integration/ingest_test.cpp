@@ -190,6 +190,29 @@ TEST_CASE("a retained state the broker sends again on every connect is stored on
   CHECK(devices.output.find(expected, row) < devices.output.find('\n', row + 1));
 }
 
+TEST_CASE("records carry the clock's trust: clock.trust = never marks them untrusted, always trusted") {
+  for (const std::string trust : {"never", "always"}) {
+    CAPTURE(trust);
+    temp_dir dir;
+    mosquitto_broker broker(dir / "broker");
+    const auto db = dir / "gw" / "store.db";
+    gateway_process gateway(dir / "gw",
+                            gateway_process::default_config(broker.uri(), db, "[clock]\ntrust = \"" + trust + "\"\n"));
+    publisher pub(broker.uri());
+    REQUIRE(wait_for(
+        [&] {
+          pub.publish("commune/c/env/env-9/telemetry", R"({"pm2_5":4})");
+          return store_count(db, "SELECT count(*) FROM readings WHERE device = 'env-9'") >= 1;
+        },
+        20s));
+    const auto trusted = trust == "always" ? 1 : 0;
+    CHECK(store_count(db, "SELECT count(*) FROM readings WHERE device = 'env-9' AND time_trusted <> " +
+                              std::to_string(trusted)) == 0);
+    CHECK((gateway.log().find("clock: the wall clock is not synchronised") != std::string::npos) == (trusted == 0));
+    CHECK(gateway.terminate(10s) == 0);
+  }
+}
+
 TEST_CASE("communegw check reports broker, store, disk and clock, and fails when the broker is down") {
   temp_dir dir;
   mosquitto_broker broker(dir / "broker");
