@@ -164,8 +164,9 @@ void ingest::accept(const inbound_message& message, received_message& out) {
       } catch (const std::exception& error) {
         // A driver must not throw; if one does, the input is still accounted for.
         counters_.driver_exceptions.fetch_add(1, std::memory_order_relaxed);
-        spdlog::error("driver bug on topic {}: {}", topic, error.what());
-        refuse({reject_reason::malformed_json, fmt::format("driver error: {}", error.what())});
+        driver_bug_log_.log(spdlog::level::err, "driver bug on topic {}: {} (quarantined as driver_error)", topic,
+                            error.what());
+        refuse({reject_reason::driver_error, fmt::format("driver error: {}", error.what())});
       }
     }
   }

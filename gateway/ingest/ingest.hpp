@@ -16,6 +16,7 @@
 #include "drivers/driver.hpp"
 #include "gateway/clock/clock.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/log/rate_limited_log.hpp"
 #include "gateway/model/inbound_message.hpp"
 #include "gateway/model/received_message.hpp"
 
@@ -78,6 +79,8 @@ class ingest {
   std::uint64_t max_payload_;
   identity_scheme identities_;
   ingest_counters counters_;
+  // A driver that throws on one device's payloads would otherwise log every message.
+  rate_limited_log driver_bug_log_{std::chrono::seconds(30)};
 };
 
 // MQTT topic filter matching ('+' one level, '#' the rest), per MQTT 3.1.1 §4.7.

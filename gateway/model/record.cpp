@@ -41,9 +41,9 @@ std::optional<severity> parse_severity(std::string_view text) {
 
 std::string_view to_string(reject_reason reason) {
   static constexpr std::array<std::string_view, reject_reason_count> names = {
-      "oversized_payload", "binary_payload", "malformed_json", "unknown_topic", "missing_field",
-      "wrong_type",        "out_of_range",   "bad_timestamp",  "unknown_value", "device_error",
-      "codec_error",       "malformed_protobuf", "unknown_alias"};
+      "oversized_payload", "binary_payload",     "malformed_json", "unknown_topic", "missing_field",
+      "wrong_type",        "out_of_range",       "bad_timestamp",  "unknown_value", "device_error",
+      "codec_error",       "malformed_protobuf", "unknown_alias",  "driver_error"};
   const auto index = static_cast<std::size_t>(reason);
   return index < names.size() ? names[index] : "unknown";
 }

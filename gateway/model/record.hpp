@@ -55,19 +55,20 @@ struct event {
 // Why an input was refused. Stable names: they are counters, quarantine rows and docs.
 enum class reject_reason : std::uint8_t {
   oversized_payload,
-  binary_payload,    // not valid UTF-8 text
+  binary_payload,  // not valid UTF-8 text
   malformed_json,
-  unknown_topic,     // no driver claims it, or the topic shape is wrong
+  unknown_topic,  // no driver claims it, or the topic shape is wrong
   missing_field,
   wrong_type,
   out_of_range,
   bad_timestamp,
-  unknown_value,     // an enum-like field with a value we do not know
-  device_error,      // the device or its bridge marks the values invalid (EPEver CONNECTION != 0)
-  codec_error,       // a LoRaWAN network server could not decode the device's payload
+  unknown_value,       // an enum-like field with a value we do not know
+  device_error,        // the device or its bridge marks the values invalid (EPEver CONNECTION != 0)
+  codec_error,         // a LoRaWAN network server could not decode the device's payload
   malformed_protobuf,  // a binary payload that is not the protobuf message its topic says (Sparkplug B)
-  unknown_alias,     // Sparkplug data naming a metric (alias) no birth certificate seen by this gateway defined
-  count_             // keep last
+  unknown_alias,       // Sparkplug data naming a metric (alias) no birth certificate seen by this gateway defined
+  driver_error,        // a driver failed on this input (a bug in the gateway, not in the device): counted, quarantined
+  count_               // keep last
 };
 inline constexpr std::size_t reject_reason_count = static_cast<std::size_t>(reject_reason::count_);
 std::string_view to_string(reject_reason reason);

@@ -161,7 +161,7 @@ TEST_CASE("a driver that throws costs its message a rejection, never the process
   decoder.accept(inbound_message{.topic = "t/a", .payload = "boom", .received = clock.now(), .flags = {}}, slot);
   const auto* why = std::get_if<rejection>(&slot.result);
   REQUIRE(why);
-  CHECK(why->reason == reject_reason::malformed_json);
+  CHECK(why->reason == reject_reason::driver_error);
   CHECK(why->detail == "driver error: decoder bug");
   CHECK(slot.payload_excerpt == "boom");
   CHECK(decoder.counters().driver_exceptions == 1);
