@@ -139,6 +139,16 @@ TEST_CASE("XXH64 matches the reference implementation, and new stores' identitie
   CHECK(identify(decoded, topic, payload, identity_scheme::xxh64).identity == 99);
 }
 
+namespace {
+
+// The least config that loads, with this mqtt.max_payload.
+config with_max_payload(const std::string& limit) {
+  return parse_config(
+      "[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nmax_payload = \"" + limit + "\"\n", "/x.toml");
+}
+
+}  // namespace
+
 TEST_CASE("a driver that throws costs its message a rejection, never the process or the next message") {
   // A driver must not throw (drivers/driver.hpp); ingest survives one that does.
   struct throwing_driver final : driver {
@@ -172,7 +182,7 @@ TEST_CASE("a driver that throws costs its message a rejection, never the process
 }
 
 TEST_CASE("ingest checks size, routes by topic and stamps every message") {
-  auto cfg = parse_config("[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nmax_payload = \"64B\"\n", "/x.toml");
+  const auto cfg = with_max_payload("64B");
   manual_clock clock(1'795'403'100'000, false);
   ingest in(cfg, clock);
   CHECK(in.topic_filters() == std::vector<std::string>{"commune/+/+/+/+"});
@@ -201,22 +211,22 @@ TEST_CASE("ingest checks size, routes by topic and stamps every message") {
 }
 
 TEST_CASE("an oversized payload travels as its excerpt and is refused by its size on the wire") {
-  auto cfg = parse_config("[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nmax_payload = \"1KiB\"\n",
-                          "/x.toml");
   manual_clock clock(1'795'403'100'000, true);
+  const auto cfg = with_max_payload("1KiB");
   ingest in(cfg, clock);
-  // At the limit: untouched.
-  const std::string at_limit(1024, ' ');
-  inbound_message fits{.topic = "commune/c/env/e-1/telemetry", .payload = at_limit};
-  in.trim_oversized(fits);
-  CHECK(fits.payload.size() == 1024);
-  CHECK(fits.payload_bytes_left_out == 0);
-  // 5 MB: what the MQTT thread queues is the excerpt and the count of the rest.
+  // What the MQTT thread queues of a payload: {bytes kept, bytes left out}.
+  const auto queued_part = [](const ingest& limit, const std::string& payload) {
+    inbound_message message{.topic = "commune/c/env/e-1/telemetry", .payload = payload};
+    limit.trim_oversized(message);
+    REQUIRE(message.payload == std::string_view(payload).substr(0, message.payload.size()));
+    return std::pair{message.payload.size(), message.payload_bytes_left_out};
+  };
+  CHECK(queued_part(in, std::string(1024, ' ')) == std::pair<std::size_t, std::size_t>{1024, 0});  // at the limit
+  // 5 MB: the excerpt and the count of the rest.
   const std::string wire(5'000'000, '{');
+  CHECK(queued_part(in, wire) == std::pair{quarantine_excerpt_bytes, 5'000'000 - quarantine_excerpt_bytes});
   inbound_message big{.topic = "commune/c/env/e-1/telemetry", .payload = wire, .received = clock.now()};
   in.trim_oversized(big);
-  CHECK(big.payload.size() == quarantine_excerpt_bytes);
-  CHECK(big.payload_bytes_left_out == 5'000'000 - quarantine_excerpt_bytes);
   const std::string excerpt = wire.substr(0, quarantine_excerpt_bytes);
   ingest_queue queue(10);
   REQUIRE(queue.push_and_wait(big));
@@ -236,14 +246,11 @@ TEST_CASE("an oversized payload travels as its excerpt and is refused by its siz
   CHECK(in.counters().rejected[static_cast<std::size_t>(reject_reason::oversized_payload)] == 1);
 
   // A limit below the excerpt's size: the whole payload is kept, and still refused.
-  auto small_cfg = parse_config(
-      "[gateway]\nid = \"g\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nmax_payload = \"64B\"\n", "/x.toml");
-  ingest strict(small_cfg, clock);
+  const auto strict_cfg = with_max_payload("64B");
+  ingest strict(strict_cfg, clock);
   const std::string hundred(100, '{');
+  CHECK(queued_part(strict, hundred) == std::pair<std::size_t, std::size_t>{100, 0});
   inbound_message over{.topic = "commune/c/env/e-1/telemetry", .payload = hundred};
-  strict.trim_oversized(over);
-  CHECK(over.payload.size() == 100);
-  CHECK(over.payload_bytes_left_out == 0);
   received_message refused;
   strict.accept(over, refused);
   REQUIRE(std::holds_alternative<rejection>(refused.result));
