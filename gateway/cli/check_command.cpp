@@ -57,8 +57,7 @@ void check_store(const config& cfg, check_report& report) {
                 fmt::format("{}: integrity ok, schema v{}, {:.1f} MiB used of {} quota", path.string(), version,
                             static_cast<double>(used) / (1 << 20), format_size(cfg.store.max_size)));
   } catch (const sqlite::error& error) {
-    const int primary = error.code() & 0xff;
-    if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {  // what `run` recovers from, as the check above
+    if (error.damaged_file()) {  // what `run` recovers from, as the check above
       report.line(verdict::fail, "store",
                   fmt::format("{} is damaged: {}. `communegw run` will move it aside and start a fresh store.",
                               path.string(), error.what()));

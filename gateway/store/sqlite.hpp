@@ -26,6 +26,13 @@ class error : public std::runtime_error {
  public:
   error(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
   int code() const { return code_; }
+  // The file itself is damaged or not a database (SQLITE_CORRUPT, SQLITE_NOTADB):
+  // what the store recovers from by moving it aside. Permissions, a missing
+  // directory or a full disk are not.
+  bool damaged_file() const {
+    const int primary = code_ & 0xff;
+    return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+  }
 
  private:
   int code_;

@@ -98,8 +98,7 @@ sqlite::database open_checked(const store_settings& settings, store_open_report&
     problem = problem_with(db, settings.check);
     if (problem.empty()) return db;
   } catch (const sqlite::error& error) {
-    const int primary = error.code() & 0xff;
-    if (primary != SQLITE_CORRUPT && primary != SQLITE_NOTADB) throw;  // permissions, missing dir: not ours to fix
+    if (!error.damaged_file()) throw;  // permissions, missing dir: not ours to fix
     problem = error.what();
   }
   const std::string suffix = fmt::format(".corrupt-{}", now_ms / 1000);
