@@ -423,7 +423,10 @@ void field_mapping::read_leaf(simdjson::ondemand::value value, const node& where
   state.configured_metrics.push_back(&metric);
   const bool on_off = metric.unit == "bool";
   const auto number = on_off ? json_field::read_switch(value) : json_field::read_number(value);
-  if (number.state == json_field::status::unknown) return;
+  if (number.state == json_field::status::unknown) {
+    json_field::count_no_value(number, out, rule.pointer);
+    return;
+  }
   if (number.state == json_field::status::wrong_type) {
     reject_field(out, reject_reason::wrong_type,
                  fmt::format("\"{}\" is not {}", rule.pointer, on_off ? "on/off" : "a number"));
@@ -461,7 +464,10 @@ void field_mapping::read_codec_value(simdjson::ondemand::value value, std::strin
   };
   const bool on_off = metric.unit == "bool";
   const auto number = on_off ? json_field::read_switch(value) : json_field::read_number(value);
-  if (number.state == json_field::status::unknown) return;
+  if (number.state == json_field::status::unknown) {
+    if (number.said_no_value) refuse(reject_reason::no_value, fmt::format("\"{}\": the device says it has no value", shown));
+    return;
+  }
   if (number.state == json_field::status::wrong_type) {
     return refuse(reject_reason::wrong_type, fmt::format("\"{}\" is not {}", shown, on_off ? "on/off" : "a number"));
   }

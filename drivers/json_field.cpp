@@ -1,6 +1,7 @@
 #include "drivers/json_field.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 
@@ -26,10 +27,28 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+std::optional<bool> read_on_off_word(std::string_view text) {
+  if (equals_ignore_case(text, "on") || equals_ignore_case(text, "true") || text == "1") return true;
+  if (equals_ignore_case(text, "off") || equals_ignore_case(text, "false") || text == "0") return false;
+  // Vietnamese, as device codecs sold here emit it (precomposed, NFC), in the
+  // three letter cases a codec writes: bật/tắt (switched on/off) and mở/đóng
+  // (opened/closed, as a lamp is "opened" when lit).
+  constexpr std::array<std::string_view, 6> on{"bật", "Bật", "BẬT", "mở", "Mở", "MỞ"};
+  constexpr std::array<std::string_view, 6> off{"tắt", "Tắt", "TẮT", "đóng", "Đóng", "ĐÓNG"};
+  if (std::find(on.begin(), on.end(), text) != on.end()) return true;
+  if (std::find(off.begin(), off.end(), text) != off.end()) return false;
+  return std::nullopt;
+}
+
 bool means_unknown(std::string_view text) {
   return text.empty() || equals_ignore_case(text, "nan") || equals_ignore_case(text, "none") ||
          equals_ignore_case(text, "n/a") || equals_ignore_case(text, "null") || equals_ignore_case(text, "unknown") ||
          equals_ignore_case(text, "unavailable");  // Home Assistant's word for it
+}
+
+void count_no_value(const number& read, decoded_message& out, std::string_view field) {
+  if (read.state != status::unknown || !read.said_no_value) return;
+  out.field_rejections.push_back({reject_reason::no_value, fmt::format("\"{}\": the device says it has no value", field)});
 }
 
 std::optional<double> parse_number_text(std::string_view text) {
@@ -64,7 +83,7 @@ number read_number(simdjson::ondemand::value value) {
     case simdjson::ondemand::json_type::string: {
       std::string_view text;
       if (value.get_string().get(text)) return {status::wrong_type};
-      if (means_unknown(text)) return {status::unknown};
+      if (means_unknown(text)) return {status::unknown, 0.0, !text.empty()};
       if (const auto parsed = parse_number_text(text)) return {status::ok, *parsed};
       return {status::wrong_type};
     }
@@ -83,9 +102,8 @@ number read_switch(simdjson::ondemand::value value) {
   if (type == simdjson::ondemand::json_type::string) {
     std::string_view text;
     if (value.get_string().get(text)) return {status::wrong_type};
-    if (equals_ignore_case(text, "on") || equals_ignore_case(text, "true")) return {status::ok, 1.0};
-    if (equals_ignore_case(text, "off") || equals_ignore_case(text, "false")) return {status::ok, 0.0};
-    if (means_unknown(text)) return {status::unknown};
+    if (const auto word = read_on_off_word(text)) return {status::ok, *word ? 1.0 : 0.0};
+    if (means_unknown(text)) return {status::unknown, 0.0, !text.empty()};
     return {status::wrong_type};
   }
   const auto result = read_number(value);

@@ -1,7 +1,8 @@
 #pragma once
 // Shared rules for reading JSON device payloads with simdjson On-Demand, so
 // every driver treats the same input the same way:
-//   - absent, null, "nan", "None", "n/a", "" mean *unknown*, never 0;
+//   - absent, null, "nan", "None", "n/a", "" mean *unknown*, never 0; the
+//     words ("nan", "None", …) are also counted as no_value field rejections;
 //   - a number sent as a string is accepted only when the whole string is a number;
 //   - anything else of the wrong type is a wrong_type rejection naming the field.
 
@@ -22,11 +23,23 @@ enum class status { ok, unknown, wrong_type };
 struct number {
   status state = status::unknown;
   double value = 0.0;
+  // With `unknown`: the device said so in words ("nan", "unavailable"…)
+  // rather than leaving the value out or sending null. Counted (no_value):
+  // a sensor that lost its probe must not vanish without a trace.
+  bool said_no_value = false;
 };
+
+// For a value read as unknown: a no_value field rejection naming `field` when
+// the device said "no value" in words; nothing for null or an empty string.
+void count_no_value(const number& read, decoded_message& out, std::string_view field);
 
 number read_number(simdjson::ondemand::value value);
 
-// Like read_number, but also true/false and "on"/"off" (case-insensitive) as 1/0.
+// A device's word for on or off: on/off and true/false in any letter case,
+// "1"/"0", and the Vietnamese bật/tắt and mở/đóng; nullopt for anything else.
+std::optional<bool> read_on_off_word(std::string_view text);
+
+// Like read_number, but also true/false and the on/off words (read_on_off_word) as 1/0.
 number read_switch(simdjson::ondemand::value value);
 
 // A JSON number or a numeric string, parsed whole.

@@ -11,7 +11,7 @@ void add_reading(decoded_message& out, const metric_info& metric, double canonic
                              metric.max, metric.unit));
     return;
   }
-  out.readings.push_back({&metric, canonical_value});
+  out.readings.push_back({&metric, canonical_value + 0.0});  // + 0.0: a "-0" is stored as 0
 }
 
 void reject_field(decoded_message& out, reject_reason reason, std::string detail) {

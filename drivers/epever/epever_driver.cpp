@@ -2,6 +2,7 @@
 // descriptor, topic parsing, payload decoding, factory.
 #include "drivers/epever/epever_driver.hpp"
 
+#include <algorithm>
 #include <array>
 #include <unordered_map>
 #include <unordered_set>
@@ -75,13 +76,13 @@ struct field_value {
   enum class type { number, boolean, text, unknown, other } kind = type::other;
   double number = 0;
   bool flag = false;
-  std::string_view text;
+  std::string_view text;  // for unknown: the word that said so ("nan", "n/a"), empty for null
 };
 
 field_value from_text(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
   if (text == "true" || text == "false") return {field_value::type::boolean, 0, text == "true", {}};
-  if (json_field::means_unknown(text)) return {field_value::type::unknown};
+  if (json_field::means_unknown(text)) return {field_value::type::unknown, 0, false, text};
   if (const auto number = json_field::parse_number_text(text)) return {field_value::type::number, *number};
   return {field_value::type::text, 0, false, text};
 }
@@ -234,9 +235,27 @@ std::optional<std::string> epever_driver::controller_id(const epever_topic& wher
   return normalise_device_id(std::string(where.base) + "/", name);
 }
 
+// The keys apply() reads (the others are not stored).
+bool is_read_key(std::string_view key) {
+  const auto named = [&](const auto& table) {
+    return std::any_of(table.begin(), table.end(), [&](const auto& candidate) { return candidate.key == key; });
+  };
+  return key == "CONNECTION" || key == "LOAD_STATE" || key == "SOLAR_W" || key == "SOLAR_A" || key == "SOLAR_TOTAL_W" ||
+         key == "SOLAR_TOTAL_A" || key == "BATTERY_STATUS" || key == "CHARGING_EQUIPMENT_STATUS" ||
+         key == "DISCHARGING_EQUIPMENT_STATUS" || key == "LOAD_OVERLOAD" || named(metric_keys) || named(state_texts) ||
+         named(flag_keys);
+}
+
 void epever_driver::apply(controller_report& report, std::string_view key, const field_value& value) {
   auto& out = report.out;
-  if (value.kind == field_value::type::unknown) return;  // null, "nan": unknown, never 0
+  if (value.kind == field_value::type::unknown) {
+    // null, "nan": unknown, never 0. A word saying so is counted for the keys
+    // read below: a controller that lost a sensor must not go unnoticed.
+    if (!value.text.empty() && is_read_key(key)) {
+      reject_field(out, reject_reason::no_value, fmt::format("\"{}\": the controller says it has no value", key));
+    }
+    return;
+  }
   auto number = [&]() -> std::optional<double> {
     if (value.kind == field_value::type::number) return value.number;
     reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not a number", key));
@@ -352,7 +371,7 @@ decode_result epever_driver::decode(std::string_view topic, std::string_view pay
   auto parsed = parse_topic(under->base, under->rest);
   if (auto* error = std::get_if<rejection>(&parsed)) return std::move(*error);
   const auto& where = std::get<epever_topic>(parsed);
-  if (where.type == epever_message::ignored) return decoded_message{};
+  if (where.type == epever_message::ignored) return ignored_message(ignore_reason::ignored_topic);
   if (where.type == epever_message::data) return decode_data(where, payload);
   if (!simdjson::validate_utf8(payload.data(), payload.size())) return rejection{reject_reason::binary_payload, "payload is not UTF-8 text"};
   if (where.type == epever_message::value) return decode_value(where, payload);

@@ -195,7 +195,7 @@ esphome_topic esphome_driver::parse_topic(std::string_view topic) const {
 
 decode_result esphome_driver::decode(std::string_view topic, std::string_view payload) {
   const auto where = parse_topic(topic);
-  if (where.type == esphome_message::ignored) return decoded_message{};
+  if (where.type == esphome_message::ignored) return ignored_message(ignore_reason::ignored_topic);
   if (where.type == esphome_message::discovery) return decode_discovery(payload);
 
   decoded_message out;
@@ -222,7 +222,7 @@ decode_result esphome_driver::decode(std::string_view topic, std::string_view pa
 }
 
 decode_result esphome_driver::decode_discovery(std::string_view payload) {
-  if (payload.empty()) return decoded_message{};  // an entity removed: its old unit is harmless
+  if (payload.empty()) return ignored_message(ignore_reason::driver_state);  // an entity removed: its old unit is harmless
   simdjson::ondemand::document doc;
   simdjson::ondemand::object object;
   if (auto error = json_field::open_object(parser_, buffer_, payload, doc, object)) return std::move(*error);
@@ -249,9 +249,9 @@ decode_result esphome_driver::decode_discovery(std::string_view payload) {
     if (state_topic.front() == '~') state_topic = base + state_topic.substr(1);
     else if (state_topic.back() == '~') state_topic = state_topic.substr(0, state_topic.size() - 1) + base;
   }
-  if (state_topic.empty()) return decoded_message{};  // buttons, device triggers: nothing to read
+  if (state_topic.empty()) return ignored_message(ignore_reason::driver_state);  // buttons, device triggers: nothing to read
   if (discovered_.size() < max_discovered || discovered_.count(state_topic)) discovered_[state_topic] = std::move(entity);
-  return decoded_message{};
+  return ignored_message(ignore_reason::driver_state);
 }
 
 void esphome_driver::decode_sensor(decoded_message& out, std::string_view topic, std::string_view object_id,
@@ -265,15 +265,22 @@ void esphome_driver::decode_sensor(decoded_message& out, std::string_view topic,
     }
   }
   if (!metric) metric = find_metric(object_id);  // an object id named like a canonical metric
-  if (!metric || metric->unit == "bool") return;  // a sensor the commune does not track (wifi_signal_percent, …)
+  if (!metric || metric->unit == "bool") {  // a sensor the commune does not track (wifi_signal_percent, …)
+    out.ignored = ignore_reason::unmapped_object;
+    return;
+  }
 
   const auto text = trim(payload);
   // ESPHome publishes "nan" while a sensor has no valid value (a failed read,
   // a filter still filling); "None"/"unknown" come from other publishers. The
-  // value is unknown, which is not an error of this message and never 0.
+  // value is unknown, never 0, and counted (no_value): a sensor that stays
+  // "nan" has failed.
   const auto number = json_field::parse_number_text(text);
   if (!number) {
-    if (json_field::means_unknown(text)) return;
+    if (json_field::means_unknown(text)) {
+      if (!text.empty()) reject_field(out, reject_reason::no_value, fmt::format("\"{}\": the device says it has no value", object_id));
+      return;
+    }
     reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" = \"{}\" is not a number", object_id, text.substr(0, 32)));
     return;
   }
@@ -300,10 +307,13 @@ void esphome_driver::decode_on_off(decoded_message& out, const esphome_topic& wh
   const metric_info* metric = nullptr;
   if (const auto mapping = mappings_.find(std::string(where.object_id)); mapping != mappings_.end()) metric = mapping->second.metric;
   if (!metric && where.kind == component::switch_output) metric = find_metric(kind_ == device_kind::streetlight ? "lamp_on" : "switch_on");
-  if (!metric || metric->unit != "bool") return;  // a binary sensor nobody mapped (door, motion…)
+  if (!metric || metric->unit != "bool") {  // a binary sensor nobody mapped (door, motion…)
+    out.ignored = ignore_reason::unmapped_object;
+    return;
+  }
   const auto text = trim(payload);
-  if (text == "ON") add_reading(out, *metric, 1.0, where.object_id);
-  else if (text == "OFF") add_reading(out, *metric, 0.0, where.object_id);
+  if (const auto on = json_field::read_on_off_word(text)) add_reading(out, *metric, *on ? 1.0 : 0.0, where.object_id);
+  else if (json_field::means_unknown(text)) reject_field(out, reject_reason::no_value, fmt::format("\"{}\": the device says it has no value", where.object_id));
   else reject_field(out, reject_reason::unknown_value, fmt::format("\"{}\" = \"{}\" is not ON or OFF", where.object_id, text.substr(0, 32)));
 }
 

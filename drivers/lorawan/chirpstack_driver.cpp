@@ -1,13 +1,21 @@
-// ChirpStack v4 driver. Reads in the order every driver file uses:
+// ChirpStack driver, v4 and v3. Reads in the order every driver file uses:
 // descriptor, topic parsing, payload decoding, factory.
 //
-// ChirpStack's JSON is the Protobuf JSON mapping of its integration events
+// ChirpStack v4's JSON is the Protobuf JSON mapping of its integration events
 // (api/proto/integration/integration.proto): members holding a field's
 // default value are left out, so a missing fCnt is frame counter 0 and a
 // missing margin is 0 dB. Device EUIs are lower-case hex strings.
+//
+// ChirpStack v3 (still common on deployed network servers) publishes on the
+// same topics with its own member names, told apart member by member: the
+// codec's output as a string of JSON (objectJSON), the SNR as loRaSNR, the
+// device as a top-level devEUI (hex, or base64 from the legacy marshaler),
+// the time as publishedAt, and codec errors as an "error" event.
 #include "drivers/lorawan/chirpstack_driver.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -24,7 +32,7 @@ constexpr std::array<std::string_view, 1> default_topics{"application/+/device/+
 
 // ---- topic ----------------------------------------------------------------
 
-enum class event_type { up, status, log, join, ignored };
+enum class event_type { up, status, log, error, join, ignored };
 
 struct chirpstack_topic {
   event_type type = event_type::ignored;
@@ -54,12 +62,36 @@ std::optional<chirpstack_topic> parse_topic(std::string_view topic) {
   parsed.type = type == "up"       ? event_type::up
                 : type == "status" ? event_type::status
                 : type == "log"    ? event_type::log
+                : type == "error"  ? event_type::error
                 : type == "join"   ? event_type::join
                                    : event_type::ignored;
   return parsed;
 }
 
 // ---- payload --------------------------------------------------------------
+
+// ChirpStack v3's legacy marshaler sends the 8 EUI bytes as base64 (12
+// characters); the lower-case hex of them, or empty when it is not that.
+std::string eui_from_base64(std::string_view text) {
+  if (text.size() != 12 || text.substr(11) != "=") return {};
+  auto sextet = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < 11; ++i) {
+    const int value = sextet(text[i]);
+    if (value < 0) return {};
+    bits = (bits << 6) | static_cast<std::uint64_t>(value);
+  }
+  // 66 bits were read for 64: the last two must be zero padding.
+  if ((bits & 3u) != 0) return {};
+  return fmt::format("{:016x}", bits >> 2);
+}
 
 bool same_eui(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -78,14 +110,18 @@ class chirpstack_driver final : public driver {
  private:
   decode_result decode_up(decoded_message out, simdjson::ondemand::object& event);
   decode_result decode_status(decoded_message out, simdjson::ondemand::object& event);
-  decode_result decode_log(simdjson::ondemand::object& event);
+  decode_result decode_log(simdjson::ondemand::object& event, std::string_view code_key, std::string_view text_key);
+  decode_result decode_join(decoded_message out, simdjson::ondemand::object& event);
   std::optional<rejection> check_device_info(simdjson::ondemand::value info, std::string_view dev_eui);
-  // Members every device event has: time, deviceInfo.
+  // Members every device event has: time, deviceInfo (v4); publishedAt, devEUI (v3).
   std::optional<rejection> read_common(std::string_view key, simdjson::ondemand::value value, decoded_message& out);
 
   lorawan_settings settings_;
   simdjson::ondemand::parser parser_;
   json_field::padded_buffer buffer_;
+  // ChirpStack v3's objectJSON, parsed while the message is still being read.
+  simdjson::ondemand::parser codec_parser_;
+  json_field::padded_buffer codec_buffer_;
 };
 
 decode_result chirpstack_driver::decode(std::string_view topic, std::string_view payload) {
@@ -93,14 +129,7 @@ decode_result chirpstack_driver::decode(std::string_view topic, std::string_view
   if (!where) {
     return rejection{reject_reason::unknown_topic, "not application/<id>/device/<16 hex digit devEUI>/event/<type>"};
   }
-  if (where->type == event_type::ignored) return decoded_message{};
-  if (where->type == event_type::join) {
-    // A join says the device restarted its session; its uplinks say it is
-    // there. LoRaWAN has no "gone" message, so an "online" from a join could
-    // never be withdrawn: nothing is stored, the message is only checked.
-    if (auto error = check_json_object(parser_, buffer_, payload)) return std::move(*error);
-    return decoded_message{};
-  }
+  if (where->type == event_type::ignored) return ignored_message(ignore_reason::ignored_topic);
   simdjson::ondemand::document doc;
   simdjson::ondemand::object event;
   if (auto error = json_field::open_object(parser_, buffer_, payload, doc, event)) return std::move(*error);
@@ -109,7 +138,9 @@ decode_result chirpstack_driver::decode(std::string_view topic, std::string_view
   out.kind = settings_.kind;
   decode_result result = where->type == event_type::up       ? decode_up(std::move(out), event)
                          : where->type == event_type::status ? decode_status(std::move(out), event)
-                                                             : decode_log(event);
+                         : where->type == event_type::join   ? decode_join(std::move(out), event)
+                         : where->type == event_type::error  ? decode_log(event, "type", "error")
+                                                             : decode_log(event, "code", "description");
   if (std::holds_alternative<rejection>(result)) return result;
   if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
   return result;
@@ -138,8 +169,17 @@ std::optional<rejection> chirpstack_driver::check_device_info(simdjson::ondemand
 
 std::optional<rejection> chirpstack_driver::read_common(std::string_view key, simdjson::ondemand::value value,
                                                         decoded_message& out) {
-  if (key == "time") read_network_time(value, out, "time");
-  else if (key == "deviceInfo") return check_device_info(value, out.device_id.substr(sizeof "chirpstack/" - 1));
+  const auto dev_eui = std::string_view(out.device_id).substr(sizeof "chirpstack/" - 1);
+  if (key == "time" || key == "publishedAt") {
+    read_network_time(value, out, key);
+  } else if (key == "deviceInfo") {
+    return check_device_info(value, dev_eui);
+  } else if (key == "devEUI") {
+    const auto text = json_field::read_text(value);
+    if (!text || (!same_eui(*text, dev_eui) && eui_from_base64(*text) != dev_eui)) {
+      return rejection{reject_reason::unknown_value, "\"devEUI\" is not the devEUI of the topic"};
+    }
+  }
   return std::nullopt;
 }
 
@@ -153,13 +193,14 @@ decode_result chirpstack_driver::decode_up(decoded_message out, simdjson::ondema
     if (key == "fCnt" || key == "fPort") error = frame.read_number(key, value, key == "fCnt");
     else if (key == "data") frame.payload = json_field::read_text(value).value_or(std::string_view{});
     else if (key == "object") error = frame.read_decoded(key, value, settings_.fields, out);
+    else if (key == "objectJSON") error = frame.read_decoded_text(key, value, settings_.fields, out, codec_parser_, codec_buffer_);
     else if (key == "rxInfo") error = frame.best.read(value, out);
     else error = read_common(key, value, out);
     if (error) return std::move(*error);
   }
   // ChirpStack publishes the uplink without "object" when the device profile
   // has no codec or the codec failed (then a log event follows).
-  frame.finish(out, "no decoded \"object\": no codec, or the codec failed (see its log event)");
+  frame.finish(out, "no decoded \"object\": no codec, or the codec failed (see its log or error event)");
   return out;
 }
 
@@ -195,22 +236,47 @@ decode_result chirpstack_driver::decode_status(decoded_message out, simdjson::on
   return out;
 }
 
-decode_result chirpstack_driver::decode_log(simdjson::ondemand::object& event) {
+// v4 log events ({"code", "description"}) and v3 error events ({"type", "error"}).
+decode_result chirpstack_driver::decode_log(simdjson::ondemand::object& event, std::string_view code_key,
+                                            std::string_view text_key) {
   std::string_view code, description;
   for (auto field : event) {
     std::string_view key;
     simdjson::ondemand::value value;
     if (auto error = json_field::read_member(field, key, value)) return std::move(*error);
-    if (key != "code" && key != "description") continue;
+    if (key != code_key && key != text_key) continue;
     const auto text = json_field::read_text(value);
     if (!text) return rejection{reject_reason::wrong_type, fmt::format("\"{}\" is not a string", key)};
-    (key == "code" ? code : description) = *text;
+    (key == code_key ? code : description) = *text;
   }
   if (code == "UPLINK_CODEC") {
     // The uplink itself came (or comes) as an "up" event without "object".
     return rejection{reject_reason::codec_error, fmt::format("codec error: {}", description.substr(0, 200))};
   }
-  return decoded_message{};  // other log codes (frame-counter reset, MIC, downlink errors) are the network's business
+  return ignored_message(ignore_reason::ignored_topic);  // other log codes (frame-counter reset, MIC, downlink errors) are the network's business
+}
+
+// A join (or rejoin) says the device started a new session: a device event
+// with the address it was given. It is not taken as "online": LoRaWAN has no
+// "gone" message, so such an availability could never be withdrawn.
+decode_result chirpstack_driver::decode_join(decoded_message out, simdjson::ondemand::object& event) {
+  std::string attributes = "{}";
+  for (auto field : event) {
+    std::string_view key;
+    simdjson::ondemand::value value;
+    if (auto error = json_field::read_member(field, key, value)) return std::move(*error);
+    if (key == "devAddr") {
+      const auto text = json_field::read_text(value);
+      const bool hex = text && text->size() == 8 &&
+                       std::all_of(text->begin(), text->end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+      if (hex) attributes = fmt::format("{{\"dev_addr\":\"{}\"}}", *text);
+      else reject_field(out, reject_reason::wrong_type, "\"devAddr\" is not 8 hex digits");
+    } else if (auto error = read_common(key, value, out)) {
+      return std::move(*error);
+    }
+  }
+  out.events.push_back(join_event(out.device_time_ms, std::move(attributes)));
+  return out;
 }
 
 // ---- factory ----------------------------------------------------------------
@@ -223,8 +289,8 @@ std::unique_ptr<driver> make_chirpstack_driver(const driver_settings& settings) 
 
 const driver_descriptor chirpstack_driver_descriptor{
     "chirpstack",
-    "ChirpStack v4 LoRaWAN network server, MQTT integration (JSON): uplinks (codec object, best gateway RSSI/SNR), "
-    "device status, codec errors",
+    "ChirpStack v4 and v3 LoRaWAN network server, MQTT integration (JSON): uplinks (codec object, best gateway "
+    "RSSI/SNR), device status, joins, codec errors",
     default_topics,
     false,
     &make_chirpstack_driver,

@@ -64,9 +64,11 @@ std::optional<rejection> best_gateway::read(simdjson::ondemand::value gateways, 
       std::string_view key;
       simdjson::ondemand::value value;
       if (auto error = json_field::read_member(field, key, value)) return error;
-      if (key != "rssi" && key != "snr") continue;
+      // ChirpStack v3 calls the SNR loRaSNR.
+      const bool is_snr = key == "snr" || key == "loRaSNR";
+      if (key != "rssi" && !is_snr) continue;
       const auto number = json_field::read_number(value);
-      if (number.state == json_field::status::ok) (key == "rssi" ? rssi : snr) = number.value;
+      if (number.state == json_field::status::ok) (is_snr ? snr : rssi) = number.value;
       else if (number.state == json_field::status::wrong_type && !reported_wrong_type) {
         reject_field(out, reject_reason::wrong_type, fmt::format("gateway \"{}\" is not a number", key));
         reported_wrong_type = true;
@@ -132,11 +134,48 @@ std::optional<rejection> uplink_frame::read_decoded(std::string_view key, simdjs
   return fields.apply(object, out);
 }
 
+std::optional<rejection> uplink_frame::read_decoded_text(std::string_view key, simdjson::ondemand::value value,
+                                                         const field_mapping& fields, decoded_message& out,
+                                                         simdjson::ondemand::parser& parser,
+                                                         json_field::padded_buffer& buffer) {
+  const auto text = json_field::read_text(value);
+  if (!text) {
+    decoded = true;
+    reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" (the codec's output) is not a string", key));
+    return std::nullopt;
+  }
+  if (text->empty() || *text == "null") return std::nullopt;  // no codec output: counted as missing by finish()
+  decoded = true;
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (auto error = json_field::open_object(parser, buffer, *text, doc, object)) {
+    reject_field(out, error->reason, fmt::format("\"{}\" (the codec's output): {}", key, error->detail));
+    return std::nullopt;
+  }
+  if (auto error = fields.apply(object, out)) {
+    reject_field(out, error->reason, fmt::format("\"{}\" (the codec's output): {}", key, error->detail));
+    return std::nullopt;
+  }
+  if (auto error = json_field::check_nothing_follows(doc)) {
+    reject_field(out, error->reason, fmt::format("\"{}\" (the codec's output): {}", key, error->detail));
+  }
+  return std::nullopt;
+}
+
 void uplink_frame::finish(decoded_message& out, std::string_view missing) const {
   if (!decoded && !payload.empty()) reject_field(out, reject_reason::missing_field, std::string(missing));
   best.add_readings(out);
   out.sequence = counter;
   out.identity = frame_identity(out.device_id, counter, port, payload);
+}
+
+event join_event(std::optional<std::int64_t> at_ms, std::string attributes_json) {
+  event joined;
+  joined.kind = "lorawan_join";
+  joined.level = severity::info;
+  joined.start_ms = at_ms;
+  joined.attributes_json = std::move(attributes_json);
+  return joined;
 }
 
 std::uint64_t frame_identity(std::string_view device_id, std::int64_t frame_counter, std::int64_t port,

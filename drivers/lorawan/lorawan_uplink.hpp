@@ -60,6 +60,13 @@ struct uplink_frame {
   // The codec's output through the mapping; not an object: a field rejection.
   std::optional<rejection> read_decoded(std::string_view key, simdjson::ondemand::value value, const field_mapping& fields,
                                         decoded_message& out);
+  // The same for ChirpStack v3's objectJSON: the codec's output as a string
+  // holding JSON, parsed with its own parser (the message's document is
+  // still being read). Whatever is wrong inside it is a field rejection: the
+  // frame's radio metadata still counts.
+  std::optional<rejection> read_decoded_text(std::string_view key, simdjson::ondemand::value value,
+                                             const field_mapping& fields, decoded_message& out,
+                                             simdjson::ondemand::parser& parser, json_field::padded_buffer& buffer);
   // After the last member: a frame payload nobody decoded (`missing`, the
   // detail), the best gateway's readings, sequence and identity.
   void finish(decoded_message& out, std::string_view missing) const;
@@ -73,6 +80,10 @@ void read_network_time(simdjson::ondemand::value value, decoded_message& out, st
 // with nothing after it, or the rejection json_field::open_object gives.
 std::optional<rejection> check_json_object(simdjson::ondemand::parser& parser, json_field::padded_buffer& buffer,
                                            std::string_view payload);
+
+// A join (or rejoin): the device started a new session. Event "lorawan_join"
+// (info) at the network server's time; attributes: {"dev_addr": …} when known.
+event join_event(std::optional<std::int64_t> at_ms, std::string attributes_json);
 
 // Identity of one uplink frame (see above).
 std::uint64_t frame_identity(std::string_view device_id, std::int64_t frame_counter, std::int64_t port,

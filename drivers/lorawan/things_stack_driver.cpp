@@ -6,7 +6,9 @@
 // counter 0.
 #include "drivers/lorawan/things_stack_driver.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -62,6 +64,7 @@ class things_stack_driver final : public driver {
  private:
   std::optional<rejection> decode_uplink_message(simdjson::ondemand::value uplink, decoded_message& out);
   void read_warnings(simdjson::ondemand::value warnings, decoded_message& out);
+  decode_result decode_join(decoded_message out, simdjson::ondemand::document& doc, simdjson::ondemand::object& message);
 
   lorawan_settings settings_;
   simdjson::ondemand::parser parser_;
@@ -72,12 +75,7 @@ class things_stack_driver final : public driver {
 decode_result things_stack_driver::decode(std::string_view topic, std::string_view payload) {
   const auto where = parse_topic(topic);
   if (!where) return rejection{reject_reason::unknown_topic, "not v3/<application>@<tenant>/devices/<device>/<message>"};
-  if (where->type == message_type::ignored) return decoded_message{};
-  if (where->type == message_type::join) {
-    // Nothing stored, as for ChirpStack: see docs/drivers.md#things_stack.
-    if (auto error = check_json_object(parser_, buffer_, payload)) return std::move(*error);
-    return decoded_message{};
-  }
+  if (where->type == message_type::ignored) return ignored_message(ignore_reason::ignored_topic);
   decoded_message out;
   // Device ids are unique per application only: the application is part of the id.
   const auto id = normalise_device_id("tts/", fmt::format("{}/{}", where->application, where->device));
@@ -88,6 +86,7 @@ decode_result things_stack_driver::decode(std::string_view topic, std::string_vi
   simdjson::ondemand::document doc;
   simdjson::ondemand::object message;
   if (auto error = json_field::open_object(parser_, buffer_, payload, doc, message)) return std::move(*error);
+  if (where->type == message_type::join) return decode_join(std::move(out), doc, message);
   frame_ = {};
   bool has_uplink = false, simulated = false;
   std::optional<std::int64_t> uplink_time;
@@ -109,7 +108,7 @@ decode_result things_stack_driver::decode(std::string_view topic, std::string_vi
   if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
   if (!has_uplink) return rejection{reject_reason::missing_field, "no \"uplink_message\""};
   // A console test message is not a measurement.
-  if (simulated) return decoded_message{};
+  if (simulated) return rejection{reject_reason::simulated, "a simulated uplink (\"simulated\": true), not a measurement"};
   // The network server's receive time of the frame wins over the application server's.
   if (uplink_time) out.device_time_ms = uplink_time;
   frame_.finish(out, "no \"decoded_payload\": no uplink payload formatter, or it failed");
@@ -136,6 +135,43 @@ std::optional<rejection> things_stack_driver::decode_uplink_message(simdjson::on
     if (error) return error;
   }
   return std::nullopt;
+}
+
+// A join accepted by the join server: a device event with the new address
+// (end_device_ids.dev_addr), as for ChirpStack (lorawan_uplink.hpp).
+decode_result things_stack_driver::decode_join(decoded_message out, simdjson::ondemand::document& doc,
+                                               simdjson::ondemand::object& message) {
+  std::string attributes = "{}";
+  for (auto field : message) {
+    std::string_view key;
+    simdjson::ondemand::value value;
+    if (auto error = json_field::read_member(field, key, value)) return std::move(*error);
+    if (key == "received_at") {
+      read_network_time(value, out, "received_at");
+    } else if (key == "end_device_ids") {
+      simdjson::ondemand::object ids;
+      if (const auto error = value.get_object().get(ids)) {
+        if (error != simdjson::INCORRECT_TYPE) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
+        reject_field(out, reject_reason::wrong_type, "\"end_device_ids\" is not an object");
+        continue;
+      }
+      for (auto id_field : ids) {
+        std::string_view id_key;
+        simdjson::ondemand::value id_value;
+        if (auto error = json_field::read_member(id_field, id_key, id_value)) return std::move(*error);
+        if (id_key != "dev_addr") continue;
+        const auto text = json_field::read_text(id_value);
+        const bool hex = text && text->size() == 8 && std::all_of(text->begin(), text->end(), [](char c) {
+                           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                         });
+        if (hex) attributes = fmt::format("{{\"dev_addr\":\"{}\"}}", *text);
+        else reject_field(out, reject_reason::wrong_type, "\"end_device_ids.dev_addr\" is not 8 hex digits");
+      }
+    }
+  }
+  if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
+  out.events.push_back(join_event(out.device_time_ms, std::move(attributes)));
+  return out;
 }
 
 void things_stack_driver::read_warnings(simdjson::ondemand::value warnings, decoded_message& out) {

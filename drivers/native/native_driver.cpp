@@ -275,7 +275,9 @@ void native_driver::decode_metric(decoded_message& out, std::string_view key, si
   if (!metric || !metric_allowed(out.kind, metric)) return;  // unknown keys are ignored (forward compatibility)
   const auto number = metric->unit == "bool" ? json_field::read_switch(value) : json_field::read_number(value);
   switch (number.state) {
-    case json_field::status::unknown: return;  // absent/null/"nan": unknown, never 0
+    case json_field::status::unknown:  // absent/null/"nan": unknown, never 0 ("nan" is counted)
+      json_field::count_no_value(number, out, key);
+      return;
     case json_field::status::wrong_type:
       out.field_rejections.push_back({reject_reason::wrong_type, fmt::format("\"{}\" is not a number", key)});
       return;
@@ -286,7 +288,7 @@ void native_driver::decode_metric(decoded_message& out, std::string_view key, si
                                                                              number.value, metric->min, metric->max, metric->unit)});
     return;
   }
-  out.readings.push_back({metric, number.value});
+  out.readings.push_back({metric, number.value + 0.0});  // + 0.0: a "-0" is stored as 0
 }
 
 std::optional<rejection> native_driver::decode_faults(simdjson::ondemand::value value, std::vector<std::string>& codes) {

@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "drivers/availability_word.hpp"
 #include "drivers/device_name.hpp"
 #include "drivers/field_mapping.hpp"
 #include "drivers/json_field.hpp"
@@ -39,7 +40,8 @@ namespace {
 
 namespace spb = sparkplug_b;
 
-constexpr std::array<std::string_view, 1> default_topics{"spBv1.0/#"};
+// STATE/+: a Sparkplug 2.x host application's state, outside the namespace.
+constexpr std::array<std::string_view, 2> default_topics{"spBv1.0/#", "STATE/+"};
 
 // ---- options ----------------------------------------------------------------
 
@@ -142,6 +144,7 @@ struct sparkplug_topic {
   message_type type = message_type::ndata;
   std::string_view group, node, device;  // device: D* messages only
   std::string_view host;                 // STATE only
+  bool legacy_state = false;             // STATE/<host id> of Sparkplug 2.x: plain ONLINE/OFFLINE
 };
 
 std::optional<message_type> parse_message_type(std::string_view word) {
@@ -166,7 +169,8 @@ bool is_device_message(message_type type) {
          type == message_type::dcmd;
 }
 
-// spBv1.0/<group>/<type>/<edge node>[/<device>] or spBv1.0/STATE/<host id>.
+// spBv1.0/<group>/<type>/<edge node>[/<device>], spBv1.0/STATE/<host id>
+// (3.0) or STATE/<host id> (2.x).
 std::variant<sparkplug_topic, rejection> parse_topic(std::string_view topic) {
   std::array<std::string_view, 5> levels;
   std::size_t count = 0;
@@ -179,8 +183,15 @@ std::variant<sparkplug_topic, rejection> parse_topic(std::string_view topic) {
     if (slash == std::string_view::npos) break;
     topic.remove_prefix(slash + 1);
   }
-  if (levels[0] != "spBv1.0") return rejection{reject_reason::unknown_topic, "not in the spBv1.0 namespace"};
   sparkplug_topic parsed;
+  if (count == 2 && levels[0] == "STATE") {
+    if (levels[1].empty()) return rejection{reject_reason::unknown_topic, "STATE/ without a host id"};
+    parsed.type = message_type::state;
+    parsed.host = levels[1];
+    parsed.legacy_state = true;
+    return parsed;
+  }
+  if (levels[0] != "spBv1.0") return rejection{reject_reason::unknown_topic, "not in the spBv1.0 namespace"};
   if (count == 3 && levels[1] == "STATE") {
     if (levels[2].empty()) return rejection{reject_reason::unknown_topic, "spBv1.0/STATE/ without a host id"};
     parsed.type = message_type::state;
@@ -277,6 +288,7 @@ struct node_state {
 struct metric_value {
   json_field::status state = json_field::status::unknown;
   double value = 0.0;
+  bool said_no_value = false;  // with unknown: NaN, or a word such as "nan" (counted as no_value)
   reject_reason reason = reject_reason::wrong_type;  // when state is wrong_type
   std::string detail;
 };
@@ -332,16 +344,6 @@ metric_value integer_value(const spb::Payload_Metric& metric, std::uint32_t type
   return out;
 }
 
-bool equals_word(std::string_view text, std::string_view word) {
-  if (text.size() != word.size()) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);  // unsigned: char signedness differs on ARM
-    if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c + 32);
-    if (c != static_cast<unsigned char>(word[i])) return false;
-  }
-  return true;
-}
-
 // The metric's value as a number for `target`, by the birth's datatype.
 // `sample_ms`: when it was sampled (DateTime → uptime needs it).
 metric_value read_value(const spb::Payload_Metric& metric, std::uint32_t type, std::string_view name,
@@ -372,7 +374,10 @@ metric_value read_value(const spb::Payload_Metric& metric, std::uint32_t type, s
         value = metric.double_value();
       else
         return wrong(fmt::format("\"{}\" ({}) carries no floating-point value", shown(name), datatype_name(type)));
-      if (std::isnan(value)) return out;  // NaN: no valid value, like "nan" in JSON
+      if (std::isnan(value)) {  // NaN: no valid value, like "nan" in JSON
+        out.said_no_value = true;
+        return out;
+      }
       out.state = json_field::status::ok;
       out.value = value;
       return out;
@@ -388,16 +393,17 @@ metric_value read_value(const spb::Payload_Metric& metric, std::uint32_t type, s
       if (!carries(spb::Payload_Metric::kStringValue))
         return wrong(fmt::format("\"{}\" ({}) carries no text", shown(name), datatype_name(type)));
       const std::string_view text = metric.string_value();
-      if (json_field::means_unknown(text)) return out;
+      if (json_field::means_unknown(text)) {
+        out.said_no_value = !text.empty();
+        return out;
+      }
       if (const auto number = json_field::parse_number_text(text)) {
         out.state = json_field::status::ok;
         out.value = *number;
         return out;
       }
-      if (target.unit == "bool" && (equals_word(text, "true") || equals_word(text, "on")))
-        out.value = 1.0;
-      else if (target.unit == "bool" && (equals_word(text, "false") || equals_word(text, "off")))
-        out.value = 0.0;
+      if (const auto on = target.unit == "bool" ? json_field::read_on_off_word(text) : std::nullopt)
+        out.value = *on ? 1.0 : 0.0;
       else
         return wrong(fmt::format("\"{}\" = \"{}\" is not a number", shown(name), shown(text.substr(0, 32))));
       out.state = json_field::status::ok;
@@ -458,6 +464,7 @@ class sparkplug_driver final : public driver {
 
  private:
   decode_result decode_state(std::string_view host, std::string_view payload);
+  decode_result decode_legacy_state(std::string_view host, std::string_view payload);
   node_state* find_node(std::string_view group, std::string_view node);
   std::variant<node_state*, rejection> node_for_birth(std::string_view group, std::string_view node);
   std::optional<rejection> define(birth_definitions& into, decoded_message& out, std::vector<int>& positions);
@@ -505,6 +512,27 @@ sparkplug_driver::sparkplug_driver(const driver_settings& settings) {
       if (rule_by_name_.emplace(table.texts.at("name"), rules_.size()).second) rules_.push_back(std::move(rule));
     }
   }
+}
+
+// Sparkplug 2.x STATE/<host id>: the host application's birth and will as
+// the plain text ONLINE or OFFLINE (retained). It carries no timestamp, so a
+// late will cannot be told from a new one: each is taken as it comes.
+decode_result sparkplug_driver::decode_legacy_state(std::string_view host, std::string_view payload) {
+  auto id = normalise_device_id("sparkplug-host/", host);
+  if (!id) return rejection{reject_reason::unknown_topic, "the host id is not valid UTF-8 text"};
+  if (!simdjson::validate_utf8(payload.data(), payload.size())) {
+    return rejection{reject_reason::binary_payload, "payload is not UTF-8 text"};
+  }
+  const auto state = parse_availability_word(payload);
+  if (!state) {
+    return rejection{reject_reason::unknown_value,
+                     fmt::format("a Sparkplug 2.x STATE must be ONLINE or OFFLINE, not \"{}\"", payload.substr(0, 32))};
+  }
+  decoded_message out;
+  out.device_id = std::move(*id);
+  out.kind = device_kind::gateway;
+  out.reported_availability = state;
+  return out;
 }
 
 node_state* sparkplug_driver::find_node(std::string_view group, std::string_view node) {
@@ -749,7 +777,12 @@ void sparkplug_driver::read_metrics(const birth_definitions& definitions, const 
       continue;
     }
     auto value = read_value(metric, definition->type, name, target, sample_ms);
-    if (value.state == json_field::status::unknown) continue;
+    if (value.state == json_field::status::unknown) {
+      if (value.said_no_value) {
+        reject_field(out, reject_reason::no_value, fmt::format("\"{}\": the edge node says it has no value", shown(name)));
+      }
+      continue;
+    }
     if (value.state == json_field::status::wrong_type) {
       reject_field(out, value.reason, std::move(value.detail));
       continue;
@@ -792,10 +825,14 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
   auto where_or_error = parse_topic(topic);
   if (auto* error = std::get_if<rejection>(&where_or_error)) return std::move(*error);
   const auto& where = std::get<sparkplug_topic>(where_or_error);
-  if (where.type == message_type::state) return decode_state(where.host, payload);
+  if (where.type == message_type::state) {
+    return where.legacy_state ? decode_legacy_state(where.host, payload) : decode_state(where.host, payload);
+  }
   // Commands travel from a host to the node: what someone asked for, not
   // what the device measured.
-  if (where.type == message_type::ncmd || where.type == message_type::dcmd) return decoded_message{};
+  if (where.type == message_type::ncmd || where.type == message_type::dcmd) {
+    return ignored_message(ignore_reason::ignored_topic);
+  }
 
   if (payload.size() > static_cast<std::size_t>(INT_MAX))
     return rejection{reject_reason::oversized_payload, "over 2 GiB"};
@@ -861,7 +898,7 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
       const auto bd_seq = bd_seq_of_payload();
       // The will of an earlier connection, delivered after the node was born
       // again: the node is not gone.
-      if (node && node->bd_seq && bd_seq && *bd_seq != *node->bd_seq) return decoded_message{};
+      if (node && node->bd_seq && bd_seq && *bd_seq != *node->bd_seq) return ignored_message(ignore_reason::superseded);
       auto id = node ? std::optional<std::string>(node->device_id) : normalise_device_id("sparkplug/", key_);
       if (!id) return rejection{reject_reason::unknown_topic, "the group or edge node id is not valid UTF-8 text"};
       out.device_id = std::move(*id);
@@ -951,7 +988,7 @@ decode_result sparkplug_driver::decode(std::string_view topic, std::string_view 
       return out;
     }
     default:
-      return decoded_message{};
+      return ignored_message(ignore_reason::ignored_topic);
   }
 }
 
@@ -985,7 +1022,9 @@ decode_result sparkplug_driver::decode_state(std::string_view host, std::string_
   if (!online) return rejection{reject_reason::missing_field, "no \"online\""};
   if (timestamp) {
     auto known = host_times_.find(std::string(host));
-    if (known != host_times_.end() && static_cast<std::uint64_t>(*timestamp) < known->second) return decoded_message{};
+    if (known != host_times_.end() && static_cast<std::uint64_t>(*timestamp) < known->second) {
+      return ignored_message(ignore_reason::superseded);
+    }
     if (known != host_times_.end())
       known->second = static_cast<std::uint64_t>(*timestamp);
     else if (host_times_.size() < max_hosts)

@@ -175,7 +175,7 @@ decode_result tasmota_driver::decode(std::string_view topic, std::string_view pa
   auto parsed = parse_topic(topic);
   if (auto* error = std::get_if<rejection>(&parsed)) return std::move(*error);
   const auto& where = std::get<tasmota_topic>(parsed);
-  if (where.type == tasmota_message::ignored) return decoded_message{};
+  if (where.type == tasmota_message::ignored) return ignored_message(ignore_reason::ignored_topic);
 
   decoded_message out;
   const auto id = normalise_device_id("tasmota/", where.device);
@@ -196,7 +196,7 @@ decode_result tasmota_driver::decode(std::string_view topic, std::string_view pa
     case tasmota_message::state: return decode_state(std::move(out), payload);
     case tasmota_message::ignored: break;
   }
-  return decoded_message{};
+  return ignored_message(ignore_reason::ignored_topic);
 }
 
 // "Time" is the device's local time without an offset, and reads 1970-01-01
@@ -273,7 +273,10 @@ void tasmota_driver::decode_sensor_block(decoded_message& out, std::string_view 
       continue;
     }
     const auto number = json_field::read_number(value);
-    if (number.state == json_field::status::unknown) continue;
+    if (number.state == json_field::status::unknown) {
+      json_field::count_no_value(number, out, field_name);
+      continue;
+    }
     if (number.state == json_field::status::wrong_type) {
       reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not a number", field_name));
       continue;
@@ -346,6 +349,7 @@ decode_result tasmota_driver::decode_state(decoded_message out, std::string_view
       // without a channel, so only the first relay is recorded.
       relay_seen = true;
       const auto state = json_field::read_switch(value);
+      json_field::count_no_value(state, out, key);
       if (state.state == json_field::status::ok) add_reading(out, on_off_metric(), state.value, key);
       else if (state.state == json_field::status::wrong_type) reject_field(out, reject_reason::unknown_value, fmt::format("\"{}\" is not ON or OFF", key));
     } else if (key == "Wifi") {

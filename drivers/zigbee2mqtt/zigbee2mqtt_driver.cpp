@@ -161,7 +161,7 @@ decode_result zigbee2mqtt_driver::decode(std::string_view topic, std::string_vie
     case topic_type::bridge_info: return decode_bridge_info(where, payload);
     case topic_type::ignored: break;
   }
-  return decoded_message{};  // nothing to store, nothing wrong
+  return ignored_message(ignore_reason::ignored_topic);  // nothing to store, nothing wrong
 }
 
 std::optional<std::string> device_id_of(const z2m_topic& where, std::string_view friendly_name) {
@@ -326,7 +326,10 @@ void zigbee2mqtt_driver::decode_key(decoded_message& out, const device_metadata*
   if (!mapping && key != "voltage" && key != "brightness") return;  // unknown keys are not errors
 
   const auto number = json_field::read_number(value);
-  if (number.state == json_field::status::unknown) return;  // null, "nan": unknown, never 0
+  if (number.state == json_field::status::unknown) {  // null, "nan": unknown, never 0 ("nan" is counted)
+    json_field::count_no_value(number, out, key);
+    return;
+  }
   if (number.state == json_field::status::wrong_type) {
     reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not a number", key));
     return;
@@ -469,7 +472,7 @@ decode_result zigbee2mqtt_driver::decode_bridge_devices(const z2m_topic& where, 
   }
   if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
   metadata_ = std::move(fresh);
-  return decoded_message{};
+  return ignored_message(ignore_reason::driver_state);
 }
 
 decode_result zigbee2mqtt_driver::decode_bridge_info(const z2m_topic& where, std::string_view payload) {
@@ -493,7 +496,7 @@ decode_result zigbee2mqtt_driver::decode_bridge_info(const z2m_topic& where, std
   }
   if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
   if (major > 0 && bridge_major_version_.size() < 64) bridge_major_version_[std::string(where.base)] = major;
-  return decoded_message{};
+  return ignored_message(ignore_reason::driver_state);
 }
 
 // ---- factory ----------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include "gateway/model/timestamp.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
 #include "gateway/store/sqlite.hpp"
+#include "gateway/store/store.hpp"
 #include "gateway/uplink/outbox.hpp"
 
 namespace communegw {
@@ -28,11 +29,40 @@ struct check_report {
   }
 };
 
+// What became of every message received (counter::messages_*): the books
+// balance unless a crash cut the last second of counts short (store.hpp).
+void check_accounting(sqlite::database& db, check_report& report) {
+  std::int64_t received = 0, stored = 0, availability_only = 0, duplicate = 0, rejected = 0, ignored = 0;
+  std::string ignored_reasons;
+  auto rows = db.prepare("SELECT name, value FROM counters WHERE name LIKE 'messages.%' ORDER BY name");
+  while (rows.step() == SQLITE_ROW) {
+    const auto name = rows.column_text(0);
+    const auto value = rows.column_int(1);
+    if (name == counter::messages_received) received = value;
+    else if (name == counter::messages_stored) stored = value;
+    else if (name == counter::messages_availability_only) availability_only = value;
+    else if (name == counter::messages_duplicate) duplicate = value;
+    else if (name == counter::messages_rejected) rejected = value;
+    else if (name.starts_with(counter::messages_ignored_prefix)) {
+      ignored += value;
+      ignored_reasons += fmt::format("{}{} {}", ignored_reasons.empty() ? "" : ", ",
+                                     name.substr(counter::messages_ignored_prefix.size()), value);
+    }
+  }
+  const auto accounted = stored + availability_only + duplicate + rejected + ignored;
+  const auto text = fmt::format(
+      "{} received = {} stored + {} availability only + {} duplicates + {} rejected + {} ignored{}", received, stored,
+      availability_only, duplicate, rejected, ignored, ignored_reasons.empty() ? "" : " (" + ignored_reasons + ")");
+  if (accounted == received) report.line(verdict::ok, "messages", text);
+  else report.line(verdict::warn, "messages", fmt::format("{}: {} not accounted for", text, received - accounted));
+}
+
 void check_store(const config& cfg, check_report& report) {
   const auto& path = cfg.store.path;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    report.line(verdict::warn, "store", fmt::format("{} does not exist yet (`communegw run` creates it)", path.string()));
+    // A fresh install before its first start: nothing is wrong.
+    report.line(verdict::ok, "store", fmt::format("{} will be created at the first start", path.string()));
     return;
   }
   try {
@@ -56,6 +86,7 @@ void check_store(const config& cfg, check_report& report) {
     report.line(used > cfg.store.max_size ? verdict::warn : verdict::ok, "store",
                 fmt::format("{}: integrity ok, schema v{}, {:.1f} MiB used of {} quota", path.string(), version,
                             static_cast<double>(used) / (1 << 20), format_size(cfg.store.max_size)));
+    check_accounting(db, report);
   } catch (const sqlite::error& error) {
     if (error.damaged_file()) {  // what `run` recovers from, as the check above
       report.line(verdict::fail, "store",
@@ -122,7 +153,12 @@ void check_uplink(const config& cfg, check_report& report) {
 }
 
 void check_disk(const config& cfg, check_report& report) {
-  const auto dir = cfg.store.path.has_parent_path() ? cfg.store.path.parent_path() : std::filesystem::path(".");
+  auto dir = cfg.store.path.has_parent_path() ? cfg.store.path.parent_path() : std::filesystem::path(".");
+  // Before the first start the state directory may not exist yet (systemd
+  // makes it when it starts the unit): the disk it will be on is its nearest
+  // existing parent's.
+  std::error_code ec;
+  while (!std::filesystem::exists(dir, ec) && dir.has_parent_path() && dir.parent_path() != dir) dir = dir.parent_path();
   struct statvfs info {};
   if (::statvfs(dir.c_str(), &info) != 0) {
     report.line(verdict::fail, "disk", fmt::format("cannot read free space of {}: {}", dir.string(), std::strerror(errno)));
@@ -147,7 +183,10 @@ void check_clock(const config& cfg, check_report& report) {
                             "time-untrusted. Check network time (timedatectl).",
                             when));
   } else {
-    report.line(verdict::warn, "clock", fmt::format("{}: not trusted (clock.trust = never, or before clock.min_year)", when));
+    report.line(verdict::warn, "clock",
+                cfg.clock.trust == clock_trust_mode::never
+                    ? fmt::format("{}: not trusted because clock.trust = \"never\" in the configuration", when)
+                    : fmt::format("{}: not trusted: before clock.min_year ({})", when, cfg.clock.min_year));
   }
 }
 

@@ -4,6 +4,7 @@
 // and runs the control loop (signals, stats) on the main thread's io_context.
 #include <csignal>
 #include <cstdlib>
+#include <deque>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -27,6 +28,55 @@ namespace {
 // fields of accepted messages, which are reported separately.
 std::uint64_t rejected_messages(const ingest_counters& counters) {
   return counters.received.load(std::memory_order_relaxed) - counters.accepted.load(std::memory_order_relaxed);
+}
+
+// Accepted messages that gave the store nothing, all reasons.
+std::uint64_t ignored_messages(const ingest_counters& counters) {
+  std::uint64_t total = 0;
+  for (const auto& count : counters.ignored) total += count.load(std::memory_order_relaxed);
+  return total;
+}
+
+// The same by reason, as a JSON object for the health record.
+std::string ignored_by_reason_json(const ingest_counters& counters) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < ignore_reason_count; ++i) {
+    out += fmt::format("{}\"{}\":{}", i == 0 ? "" : ",", to_string(static_cast<ignore_reason>(i)),
+                       counters.ignored[i].load(std::memory_order_relaxed));
+  }
+  return out + "}";
+}
+
+// SD-card wear as the stats line reports it: bytes written per day, averaged
+// over the last hour (or since start, when shorter). A rate taken over one
+// stats interval extrapolated a few seconds of burst (start-up, a WAL
+// checkpoint) to a day and looked alarming.
+class write_rate_window {
+ public:
+  static constexpr std::chrono::hours span{1};
+  void add(std::chrono::steady_clock::time_point at, std::uint64_t written_bytes) {
+    samples_.emplace_back(at, written_bytes);
+    while (samples_.size() > 2 && at - samples_[1].first >= span) samples_.pop_front();
+  }
+  // Bytes per day over the window, and the window's length.
+  std::pair<double, std::chrono::seconds> per_day() const {
+    if (samples_.size() < 2) return {0.0, std::chrono::seconds(0)};
+    const auto& [first_at, first_bytes] = samples_.front();
+    const auto& [last_at, last_bytes] = samples_.back();
+    const double seconds = std::chrono::duration<double>(last_at - first_at).count();
+    if (seconds <= 0) return {0.0, std::chrono::seconds(0)};
+    return {static_cast<double>(last_bytes - first_bytes) / seconds * 86400.0,
+            std::chrono::duration_cast<std::chrono::seconds>(last_at - first_at)};
+  }
+
+ private:
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> samples_;
+};
+
+std::string format_span(std::chrono::seconds span) {
+  if (span.count() >= 3600) return fmt::format("{} h", span.count() / 3600);
+  if (span.count() >= 60) return fmt::format("{} min", span.count() / 60);
+  return fmt::format("{} s", span.count());
 }
 
 }  // namespace
@@ -59,10 +109,11 @@ int run_gateway(const config& cfg) {
     const auto& in = decoder.counters();
     const auto& out = writer.stats();
     return fmt::format("\"ingest\":{{\"received\":{},\"accepted\":{},\"rejected\":{},\"field_rejections\":{},"
-                       "\"stored\":{},\"duplicates\":{},\"store_writable\":{},\"shed\":{}}},\"disk_write_bytes\":{}",
+                       "\"ignored\":{},\"stored\":{},\"duplicates\":{},\"store_writable\":{},\"shed\":{}}},"
+                       "\"disk_write_bytes\":{}",
                        in.received.load(), in.accepted.load(), rejected_messages(in), in.field_rejections.load(),
-                       out.stored.load(), out.duplicates.load(), out.store_writable.load(), out.shed.load(),
-                       process_write_bytes().value_or(0));
+                       ignored_by_reason_json(in), out.stored.load(), out.duplicates.load(), out.store_writable.load(),
+                       out.shed.load(), process_write_bytes().value_or(0));
   });
   uplink.start();
 
@@ -84,9 +135,8 @@ int run_gateway(const config& cfg) {
                                });
 
   boost::asio::steady_timer stats_timer(io);
-  // SD-card wear: bytes written since the last stats line, as a daily rate.
-  auto written_before = process_write_bytes().value_or(0);
-  auto written_at = std::chrono::steady_clock::now();
+  write_rate_window disk_writes;
+  disk_writes.add(std::chrono::steady_clock::now(), process_write_bytes().value_or(0));
   std::function<void()> schedule_stats = [&] {
     if (cfg.log.stats_interval.count() == 0) return;
     stats_timer.expires_after(cfg.log.stats_interval);
@@ -94,18 +144,14 @@ int run_gateway(const config& cfg) {
       if (ec) return;
       const auto& in = decoder.counters();
       const auto& out = writer.stats();
-      const auto written = process_write_bytes().value_or(0);
-      const auto now = std::chrono::steady_clock::now();
-      const double seconds = std::chrono::duration<double>(now - written_at).count();
-      const double per_day = seconds > 0 ? static_cast<double>(written - written_before) / seconds * 86400.0 : 0.0;
-      written_before = written;
-      written_at = now;
-      spdlog::info("ingest: received {} accepted {} rejected {} (+{} fields) | stored {} duplicates {} | uncommitted {} "
-                   "in write {} | mqtt {} | store {} | disk writes {:.1f} MiB/day at this rate",
+      disk_writes.add(std::chrono::steady_clock::now(), process_write_bytes().value_or(0));
+      const auto [per_day, over] = disk_writes.per_day();
+      spdlog::info("ingest: received {} accepted {} rejected {} (+{} fields) ignored {} | stored {} duplicates {} | "
+                   "uncommitted {} in write {} | mqtt {} | store {} | disk writes {:.1f} MiB/day (average over {})",
                    in.received.load(), in.accepted.load(), rejected_messages(in), in.field_rejections.load(),
-                   out.stored.load(), out.duplicates.load(),
-                   queue.uncommitted(), out.pending.load(), subscriber.stats().connected ? "connected" : "disconnected",
-                   out.store_writable ? "ok" : "NOT WRITABLE", per_day / (1 << 20));
+                   ignored_messages(in), out.stored.load(), out.duplicates.load(), queue.uncommitted(),
+                   out.pending.load(), subscriber.stats().connected ? "connected" : "disconnected",
+                   out.store_writable ? "ok" : "NOT WRITABLE", per_day / (1 << 20), format_span(over));
       if (cfg.uplink.enabled) {
         const auto& up = uplink.stats();
         spdlog::info("uplink: {} | acknowledged {} records in {} batches ({} bytes) | backlog {} | refused by the "

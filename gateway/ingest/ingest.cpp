@@ -146,6 +146,9 @@ void ingest::accept(const inbound_message& message, received_message& out) {
         } else {
           const auto& decoded = std::get<decoded_message>(out.result);
           counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+          if (const auto ignored = why_ignored(decoded)) {
+            counters_.ignored[static_cast<std::size_t>(*ignored)].fetch_add(1, std::memory_order_relaxed);
+          }
           const auto key = identify(decoded, topic, payload, identities_);
           out.identity = key.identity;
           out.identity_unique = key.unique;

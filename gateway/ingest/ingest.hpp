@@ -27,6 +27,8 @@ struct ingest_counters {
   std::atomic<std::uint64_t> accepted{0};
   std::array<std::atomic<std::uint64_t>, reject_reason_count> rejected{};
   std::atomic<std::uint64_t> field_rejections{0};
+  // Accepted messages that give the store nothing, by reason (why_ignored).
+  std::array<std::atomic<std::uint64_t>, ignore_reason_count> ignored{};
   std::atomic<std::uint64_t> driver_exceptions{0};
 };
 

@@ -43,9 +43,38 @@ std::string_view to_string(reject_reason reason) {
   static constexpr std::array<std::string_view, reject_reason_count> names = {
       "oversized_payload", "binary_payload",     "malformed_json", "unknown_topic", "missing_field",
       "wrong_type",        "out_of_range",       "bad_timestamp",  "unknown_value", "device_error",
-      "codec_error",       "malformed_protobuf", "unknown_alias",  "driver_error"};
+      "codec_error",       "malformed_protobuf", "unknown_alias",  "driver_error",
+      "truncated",         "simulated",          "no_value"};
   const auto index = static_cast<std::size_t>(reason);
   return index < names.size() ? names[index] : "unknown";
+}
+
+std::string_view to_string(ignore_reason reason) {
+  static constexpr std::array<std::string_view, ignore_reason_count> names = {"ignored_topic", "unmapped_object",
+                                                                              "driver_state", "superseded",
+                                                                              "no_readings"};
+  const auto index = static_cast<std::size_t>(reason);
+  return index < names.size() ? names[index] : "unknown";
+}
+
+namespace {
+
+bool holds_something(const decoded_message& message) {
+  if (!message.readings.empty() || !message.events.empty() || !message.field_rejections.empty() ||
+      message.reported_availability) {
+    return true;
+  }
+  for (const auto& other : message.other_devices) {
+    if (holds_something(other)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<ignore_reason> why_ignored(const decoded_message& message) {
+  if (holds_something(message)) return std::nullopt;
+  return message.ignored.value_or(ignore_reason::no_readings);
 }
 
 }  // namespace communegw

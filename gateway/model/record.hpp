@@ -68,10 +68,28 @@ enum class reject_reason : std::uint8_t {
   malformed_protobuf,  // a binary payload that is not the protobuf message its topic says (Sparkplug B)
   unknown_alias,       // Sparkplug data naming a metric (alias) no birth certificate seen by this gateway defined
   driver_error,        // a driver failed on this input (a bug in the gateway, not in the device): counted, quarantined
+  truncated,           // a payload cut short: a JPEG without its end marker
+  simulated,           // a network server's simulated uplink (a console test), not a measurement
+  no_value,            // the device sent a word or a sentinel meaning "no value" ("nan", "unavailable", a lost probe's -127)
   count_               // keep last
 };
 inline constexpr std::size_t reject_reason_count = static_cast<std::size_t>(reject_reason::count_);
 std::string_view to_string(reject_reason reason);
+
+// Why a message that was read without fault leaves nothing to store.
+// Counted per reason ("ignored.<reason>"), so that every message received is
+// accounted for: received = stored + availability only + duplicates +
+// rejected + ignored (docs/storage.md, "Counters").
+enum class ignore_reason : std::uint8_t {
+  ignored_topic,    // a topic the driver does not read by design: commands, logs, acknowledgements, stats
+  unmapped_object,  // a device, object or key that the configuration maps to no metric
+  driver_state,     // read into the driver's own state: a bridge's device list, a birth certificate, discovery
+  superseded,       // a will or state older than one the driver has already seen (a last will delivered late)
+  no_readings,      // a device message holding no value the gateway measures (unknown keys only)
+  count_            // keep last
+};
+inline constexpr std::size_t ignore_reason_count = static_cast<std::size_t>(ignore_reason::count_);
+std::string_view to_string(ignore_reason reason);
 
 struct rejection {
   reject_reason reason;
@@ -104,7 +122,22 @@ struct decoded_message {
   // key: a LoRaWAN uplink is its device, frame counter, port and frame payload,
   // whatever gateway metadata each copy carries). 0: ingest takes the bytes.
   std::uint64_t identity = 0;
+  // Set by a driver that leaves a message unused on purpose, saying why (see
+  // why_ignored). A message holding nothing without it is no_readings.
+  std::optional<ignore_reason> ignored;
 };
+
+// A message a driver leaves unused on purpose.
+inline decoded_message ignored_message(ignore_reason why) {
+  decoded_message out;
+  out.ignored = why;
+  return out;
+}
+
+// Whether an accepted message gives the store nothing at all (no reading,
+// event, availability or field rejection, in it or in the other devices it
+// reports for), and then why.
+std::optional<ignore_reason> why_ignored(const decoded_message& message);
 
 using decode_result = std::variant<decoded_message, rejection>;
 

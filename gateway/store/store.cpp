@@ -375,6 +375,12 @@ void store::counter_deltas::add(const counter_deltas& other) {
   availability_reports += other.availability_reports;
   updated_incidents += other.updated_incidents;
   for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += other.rejected[i];
+  messages_received += other.messages_received;
+  messages_stored += other.messages_stored;
+  messages_availability_only += other.messages_availability_only;
+  messages_duplicate += other.messages_duplicate;
+  messages_rejected += other.messages_rejected;
+  for (std::size_t i = 0; i < messages_ignored.size(); ++i) messages_ignored[i] += other.messages_ignored[i];
 }
 
 bool store::counter_deltas::has_rejections() const {
@@ -490,8 +496,7 @@ void store::remember(const received_message& item, std::int64_t topic) {
 }
 
 void store::flush_counters_if_due() {
-  const bool pending = unflushed_.stored_messages || unflushed_.duplicates || unflushed_.retained_repeats || unflushed_.stored_events ||
-                       unflushed_.availability_reports || unflushed_.updated_incidents;
+  const bool pending = unflushed_.messages_received != 0;  // every message has its outcome counted
   if (pending && std::chrono::steady_clock::now() - counters_flushed_at_ >= std::chrono::seconds(1)) flush_counters_now();
 }
 
@@ -515,6 +520,18 @@ int store::flush_counters() {
                                     std::pair{counter::availability_reports, total.availability_reports},
                                     std::pair{counter::updated_incidents, total.updated_incidents}}) {
     if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
+  }
+  for (const auto& [name, delta] : {std::pair{counter::messages_received, total.messages_received},
+                                    std::pair{counter::messages_stored, total.messages_stored},
+                                    std::pair{counter::messages_availability_only, total.messages_availability_only},
+                                    std::pair{counter::messages_duplicate, total.messages_duplicate},
+                                    std::pair{counter::messages_rejected, total.messages_rejected}}) {
+    if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
+  }
+  for (std::size_t i = 0; i < ignore_reason_count; ++i) {
+    if (total.messages_ignored[i] == 0) continue;
+    const auto name = fmt::format("{}{}", counter::messages_ignored_prefix, to_string(static_cast<ignore_reason>(i)));
+    if ((rc = add(name, total.messages_ignored[i])) != SQLITE_DONE) return rc;
   }
   for (std::size_t i = 0; i < reject_reason_count; ++i) {
     if (total.rejected[i] == 0) continue;
@@ -558,10 +575,12 @@ write_outcome store::write(std::span<const received_message> batch) {
   bool quarantined = false;
 
   for (const auto& item : batch) {
+    ++deltas_.messages_received;
     if (const auto* error = std::get_if<rejection>(&item.result)) {
       if (const int rc = quarantine(item, *error); rc != SQLITE_DONE) return fail(rc);
       quarantined = true;
       ++outcome.rejected;
+      ++deltas_.messages_rejected;
       continue;
     }
     const auto& message = std::get<decoded_message>(item.result);
@@ -569,14 +588,16 @@ write_outcome store::write(std::span<const received_message> batch) {
     // Inline for the usual one or few parts: a heap vector here was a malloc and free per message.
     boost::container::small_vector<const decoded_message*, 4> parts{&message};
     for (const auto& other : message.other_devices) parts.push_back(&other);
-    bool has_records = false;
+    bool has_records = false, has_availability = false, has_field_rejections = false;
     for (const auto* part : parts) {
       for (const auto& field : part->field_rejections) {
         if (const int rc = quarantine(item, field); rc != SQLITE_DONE) return fail(rc);
         quarantined = true;
+        has_field_rejections = true;
         ++outcome.field_rejections;
       }
       if (part->reported_availability) {
+        has_availability = true;
         const auto device = device_id(*part, item.received.wall_ms);
         if (device < 0) return fail(static_cast<int>(-device));
         if (const int rc = update_availability(device, *part->reported_availability, item); rc != SQLITE_DONE) {
@@ -586,14 +607,21 @@ write_outcome store::write(std::span<const received_message> batch) {
       }
       has_records = has_records || !part->readings.empty() || !part->events.empty();
     }
-    if (!has_records) continue;
+    if (!has_records) {
+      if (has_availability) ++deltas_.messages_availability_only;
+      else if (has_field_rejections) ++deltas_.messages_rejected;  // every value in it refused
+      else ++deltas_.messages_ignored[static_cast<std::size_t>(why_ignored(message).value_or(ignore_reason::no_readings))];
+      continue;
+    }
     const auto topic = topic_id(item.topic);
     if (topic < 0) return fail(static_cast<int>(-topic));
     if (is_repeat(item, topic)) {
       ++outcome.duplicates;
+      ++deltas_.messages_duplicate;
       ++(item.retained ? deltas_.retained_repeats : deltas_.duplicates);
       continue;
     }
+    ++deltas_.messages_stored;
     std::int64_t flags = item.received.trusted ? flag_time_trusted : 0;
     if (item.redelivered) flags |= flag_redelivered;
     if (item.retained) flags |= flag_retained;

@@ -5,7 +5,7 @@
 //   device <id> | kind <kind> | time <unix ms> | seq <n> | availability <state>
 //   reading <metric> <value, %.6g> | event <kind> <severity> <attributes>
 //   incident <key> open|closed <kind> <severity> start <ms|-> end <ms|-> <attributes>
-//   field <reason> <detail prefix> | rejected <reason> [<detail prefix>] | ignored
+//   field <reason> <detail prefix> | rejected <reason> [<detail prefix>] | ignored <reason>
 // Fixtures run in file-name order through one driver instance, because some
 // messages teach the driver something (bridge/devices, discovery configs).
 // Lines compare as a multiset; "field" and "rejected" lines match by prefix.
@@ -60,8 +60,9 @@ inline std::vector<std::string> describe_result(const decode_result& result) {
     lines.push_back(fmt::format("rejected {} {}", to_string(why->reason), why->detail));
     return lines;
   }
-  describe_message(std::get<decoded_message>(result), lines);
-  if (lines.empty()) lines.push_back("ignored");
+  const auto& message = std::get<decoded_message>(result);
+  describe_message(message, lines);
+  if (const auto why = why_ignored(message)) lines.push_back(fmt::format("ignored {}", to_string(*why)));
   return lines;
 }
 

@@ -40,10 +40,11 @@ TEST_CASE("esphome: the unit comes from discovery when the node sends it, else f
   // The node's discovery says °C: that is what it sends.
   ok(driver->decode("homeassistant/sensor/n/outside/config", R"({"unit_of_meas":"°C","stat_t":"n/sensor/outside/state"})"));
   CHECK(ok(driver->decode("n/sensor/outside/state", "50")).readings.at(0).value == doctest::Approx(50.0));
-  // Home Assistant's "unavailable" is an unknown value, not an error.
+  // Home Assistant's "unavailable" is an unknown value, never 0, and counted.
   const auto unavailable = ok(driver->decode("n/sensor/outside/state", "unavailable"));
   CHECK(unavailable.readings.empty());
-  CHECK(unavailable.field_rejections.empty());
+  REQUIRE(unavailable.field_rejections.size() == 1);
+  CHECK(unavailable.field_rejections[0].reason == reject_reason::no_value);
 }
 
 TEST_CASE("esphome: the sensors option check names what is wrong") {

@@ -76,8 +76,23 @@ TEST_CASE("frigate: a snapshot event keeps the size and where the image is, neve
   auto driver = make_frigate_driver(frigate_settings());
   std::string jpeg("\xFF\xD8\xFF\xE0", 4);
   jpeg += std::string(50'000, '\x42');
+  jpeg += "\xFF\xD9";  // the end marker
   const auto m = ok(driver->decode("frigate/gate/car/snapshot", jpeg));
   REQUIRE(m.events.size() == 1);
-  CHECK(m.events[0].attributes_json == R"({"object_class":"car","bytes":50004,"snapshot":"frigate/gate/car/snapshot"})");
+  CHECK(m.events[0].attributes_json == R"({"object_class":"car","bytes":50006,"snapshot":"frigate/gate/car/snapshot"})");
   CHECK(m.events[0].attributes_json.find('\x42') == std::string::npos);
+}
+
+TEST_CASE("frigate: a snapshot without its JPEG end marker is refused as truncated; zero padding after it is allowed") {
+  auto driver = make_frigate_driver(frigate_settings());
+  std::string jpeg("\xFF\xD8\xFF\xE0", 4);
+  jpeg += std::string(2'000, '\x42');
+  const auto cut = driver->decode("frigate/gate/car/snapshot", jpeg);
+  REQUIRE(std::holds_alternative<rejection>(cut));
+  CHECK(std::get<rejection>(cut).reason == reject_reason::truncated);
+  // Cut right after an FF: still no end marker.
+  CHECK(std::holds_alternative<rejection>(driver->decode("frigate/gate/car/snapshot", jpeg + "\xFF")));
+  jpeg += "\xFF\xD9";
+  CHECK(ok(driver->decode("frigate/gate/car/snapshot", jpeg)).events.size() == 1);
+  CHECK(ok(driver->decode("frigate/gate/car/snapshot", jpeg + std::string(3, '\0'))).events.size() == 1);
 }

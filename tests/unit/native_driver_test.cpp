@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <random>
 
 #include "drivers/native/native_driver.hpp"
@@ -137,14 +138,23 @@ TEST_CASE("tamper is an alarm unless the device says otherwise - camera-only eve
   CHECK(reason(decode(camera_topic, R"({"event":"tamper","severity":"panic"})")) == reject_reason::unknown_value);
 }
 
-TEST_CASE("unknown means unknown: null, nan, None, n/a and absent keys produce no reading, never 0") {
+TEST_CASE("unknown means unknown: null, nan, None, n/a and absent keys produce no reading, never 0; the words are counted") {
   const auto m = ok(decode(env_topic, R"({"pm2_5":null,"pm10":"nan","temperature":"None","humidity":"n/a","noise_level":"42.5"})"));
   CHECK_FALSE(has_reading(m, "pm2_5"));
   CHECK_FALSE(has_reading(m, "pm10"));
   CHECK_FALSE(has_reading(m, "temperature"));
   CHECK_FALSE(has_reading(m, "humidity"));
   CHECK(value_of(m, "noise_level") == doctest::Approx(42.5));  // a whole-number string is a number
-  CHECK(m.field_rejections.empty());
+  // null says nothing; "nan", "None", "n/a" say "no value", which is counted.
+  REQUIRE(m.field_rejections.size() == 3);
+  for (const auto& field : m.field_rejections) CHECK(field.reason == reject_reason::no_value);
+}
+
+TEST_CASE("a negative zero is stored as 0") {
+  const auto m = ok(decode(env_topic, R"({"seq":-0,"temperature":-0.0,"rainfall":"-0"})"));
+  CHECK(m.sequence == 0);
+  CHECK_FALSE(std::signbit(value_of(m, "temperature")));
+  CHECK_FALSE(std::signbit(value_of(m, "rainfall")));
 }
 
 TEST_CASE("bad values are refused one by one while the rest of the message is kept") {

@@ -850,3 +850,35 @@ TEST_CASE_FIXTURE(store_fixture, "below store.gather_above the writer commits ev
   CHECK(gathered <= 30);
   CHECK(gathered * 4 < continuous);
 }
+
+TEST_CASE_FIXTURE(store_fixture, "every message has one outcome and the books balance: stored, availability, duplicate, rejected, ignored") {
+  store s(settings, "boot-a", now_ms);
+  std::vector<received_message> batch;
+  batch.push_back(message("commune/c/env/e-1/telemetry", R"({"seq":1,"humidity":50})"));  // stored
+  batch.push_back(message("commune/c/env/e-1/telemetry", R"({"seq":1,"humidity":50})"));  // its duplicate
+  batch.push_back(message("commune/c/env/e-1/telemetry", "{broken"));                     // rejected whole
+  batch.push_back(message("commune/c/env/e-1/telemetry", R"({"seq":2,"pm2_5":-5})"));     // every value refused
+  batch.push_back(message("commune/c/env/e-1/telemetry", R"({"seq":3,"no_such_metric":1})"));  // nothing to keep
+  auto only_availability = message("commune/c/env/e-1/telemetry", R"({"seq":4,"humidity":51})");
+  auto& decoded = std::get<decoded_message>(only_availability.result);
+  decoded.readings.clear();
+  decoded.reported_availability = availability::online;
+  batch.push_back(only_availability);
+  auto command = message("commune/c/env/e-1/telemetry", R"({"seq":5,"humidity":52})");
+  command.result = ignored_message(ignore_reason::ignored_topic);
+  batch.push_back(command);
+  REQUIRE(s.write(batch).status == write_status::ok);
+  s.flush_counters_now();
+  auto value = [&](std::string_view name) {
+    return count(s, fmt::format("SELECT coalesce((SELECT value FROM counters WHERE name = '{}'), 0)", name));
+  };
+  CHECK(value(counter::messages_received) == 7);
+  CHECK(value(counter::messages_stored) == 1);
+  CHECK(value(counter::messages_duplicate) == 1);
+  CHECK(value(counter::messages_rejected) == 2);
+  CHECK(value(counter::messages_availability_only) == 1);
+  CHECK(value("messages.ignored.no_readings") == 1);
+  CHECK(value("messages.ignored.ignored_topic") == 1);
+  CHECK(count(s, "SELECT sum(value) FROM counters WHERE name LIKE 'messages.%' AND name != 'messages.received'") ==
+        value(counter::messages_received));
+}
