@@ -313,7 +313,7 @@ void esphome_driver::decode_on_off(decoded_message& out, const esphome_topic& wh
   }
   const auto text = trim(payload);
   if (const auto on = json_field::read_on_off_word(text)) add_reading(out, *metric, *on ? 1.0 : 0.0, where.object_id);
-  else if (json_field::means_unknown(text)) reject_field(out, reject_reason::no_value, fmt::format("\"{}\": the device says it has no value", where.object_id));
+  else if (!text.empty() && json_field::means_unknown(text)) reject_field(out, reject_reason::no_value, fmt::format("\"{}\": the device says it has no value", where.object_id));
   else reject_field(out, reject_reason::unknown_value, fmt::format("\"{}\" = \"{}\" is not ON or OFF", where.object_id, text.substr(0, 32)));
 }
 

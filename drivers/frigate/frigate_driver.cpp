@@ -378,7 +378,7 @@ decode_result frigate_driver::decode_snapshot(const frigate_topic& where, std::s
   // JPEG starts with the SOI marker FF D8 and a third marker byte FF.
   if (payload.size() < 4 || static_cast<unsigned char>(payload[0]) != 0xFF || static_cast<unsigned char>(payload[1]) != 0xD8 ||
       static_cast<unsigned char>(payload[2]) != 0xFF) {
-    return rejection{reject_reason::wrong_type, "snapshot is not a JPEG image"};
+    return rejection{reject_reason::wrong_type, "snapshot is not a JPEG image", false};
   }
   // And ends with the EOI marker FF D9 (some encoders pad with zero bytes
   // after it). Inside the compressed data an FF is always followed by 00 or a
@@ -387,7 +387,8 @@ decode_result frigate_driver::decode_snapshot(const frigate_topic& where, std::s
   while (end > 4 && payload[end - 1] == '\0' && payload.size() - end < 64) --end;
   if (static_cast<unsigned char>(payload[end - 2]) != 0xFF || static_cast<unsigned char>(payload[end - 1]) != 0xD9) {
     return rejection{reject_reason::truncated,
-                     fmt::format("snapshot of {} bytes has no JPEG end marker: the image was cut short", payload.size())};
+                     fmt::format("snapshot of {} bytes has no JPEG end marker: the image was cut short", payload.size()),
+                     false};
   }
   if (where.object.empty() || where.object.size() > max_name_bytes || topic.size() > 512 ||
       !simdjson::validate_utf8(topic.data(), topic.size())) {

@@ -18,6 +18,7 @@
 #include "drivers/readings.hpp"
 #include "drivers/topic_base.hpp"
 #include "drivers/units.hpp"
+#include "gateway/registry/device_registry.hpp"
 #include "gateway/model/timestamp.hpp"
 
 namespace communegw {
@@ -88,6 +89,29 @@ constexpr std::array mapped_keys{
     mapped_key{"current", "current", "A"},
 };
 
+// A Zigbee2MQTT property of one endpoint of a multi-endpoint device:
+// "<property>_<n>" or "<property>_l<n>" ("temperature_1", "humidity_l2"),
+// when the property without it is one the driver reads.
+struct endpoint_key {
+  std::string_view metric_key;  // "temperature"
+  std::string_view name;        // "1", "l2"
+};
+std::optional<endpoint_key> split_endpoint(std::string_view key) {
+  const auto cut = key.rfind('_');
+  if (cut == std::string_view::npos || cut == 0) return std::nullopt;
+  const auto name = key.substr(cut + 1);
+  auto digits = name.substr(!name.empty() && name.front() == 'l' ? 1 : 0);
+  if (digits.empty() || digits.size() > 2 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const auto metric_key = key.substr(0, cut);
+  const bool read = metric_key == "voltage" ||
+                    std::any_of(mapped_keys.begin(), mapped_keys.end(), [&](const mapped_key& m) { return m.key == metric_key; });
+  if (!read) return std::nullopt;
+  return endpoint_key{metric_key, name};
+}
+
 class zigbee2mqtt_driver final : public driver {
  public:
   explicit zigbee2mqtt_driver(const driver_settings& settings);
@@ -99,14 +123,18 @@ class zigbee2mqtt_driver final : public driver {
   decode_result decode_state(const z2m_topic& where, std::string_view payload);
   decode_result decode_bridge_devices(const z2m_topic& where, std::string_view payload);
   decode_result decode_bridge_info(const z2m_topic& where, std::string_view payload);
+  // `key` as the device sent it; `metric_key` the same without an endpoint
+  // suffix ("temperature" for "temperature_l2"); `device_id` the device the
+  // registry knows (the base device, for an endpoint).
   void decode_key(decoded_message& out, const device_metadata* metadata, std::string_view key,
-                  simdjson::ondemand::value value);
+                  std::string_view metric_key, std::string_view device_id, simdjson::ondemand::value value);
   void add_converted(decoded_message& out, std::string_view metric_name, std::string_view unit, double value,
                      std::string_view key);
   static std::optional<rejection> read_exposes(simdjson::ondemand::array exposes, device_metadata& metadata, int depth);
 
   std::vector<std::string> bases_;  // longest first
   device_kind kind_;
+  const device_registry* registry_;  // units the installer registered; may be null
   simdjson::ondemand::parser parser_;
   json_field::padded_buffer buffer_;
   // From bridge/devices, by device id; replaced whole by each new list.
@@ -115,11 +143,13 @@ class zigbee2mqtt_driver final : public driver {
   std::unordered_map<std::string, int> bridge_major_version_;
   static constexpr std::size_t max_devices = 10'000;
   static constexpr std::size_t max_properties_per_device = 256;
+  static constexpr std::size_t max_endpoints = 16;
 };
 
 zigbee2mqtt_driver::zigbee2mqtt_driver(const driver_settings& settings)
     : bases_(bases_from_filters(settings.topics.empty() ? std::vector<std::string>{"zigbee2mqtt/#"} : settings.topics)),
-      kind_(device_kind::environment) {
+      kind_(device_kind::environment),
+      registry_(settings.registry) {
   if (const auto it = settings.texts.find("device_kind"); it != settings.texts.end() && it->second == "streetlight") {
     kind_ = device_kind::streetlight;
   }
@@ -264,8 +294,28 @@ decode_result zigbee2mqtt_driver::decode_state(const z2m_topic& where, std::stri
       continue;
     }
     if (key == "brightness") has_brightness = true;
-    decode_key(out, metadata, key, value);
+    if (const auto endpoint = split_endpoint(key)) {
+      // A multi-endpoint device (temperature_1, humidity_l2): the reading
+      // goes to the endpoint's own device, "<device>/<endpoint>".
+      auto part = std::find_if(out.other_devices.begin(), out.other_devices.end(), [&](const decoded_message& other) {
+        return std::string_view(other.device_id).substr(out.device_id.size() + 1) == endpoint->name;
+      });
+      if (part == out.other_devices.end()) {
+        if (out.other_devices.size() >= max_endpoints) {
+          reject_field(out, reject_reason::out_of_range, fmt::format("\"{}\": more than {} endpoints", key, max_endpoints));
+          continue;
+        }
+        decoded_message fresh;
+        fresh.device_id = fmt::format("{}/{}", out.device_id, endpoint->name);
+        fresh.kind = kind_;
+        part = out.other_devices.insert(out.other_devices.end(), std::move(fresh));
+      }
+      decode_key(*part, metadata, key, endpoint->metric_key, out.device_id, value);
+      continue;
+    }
+    decode_key(out, metadata, key, key, out.device_id, value);
   }
+  for (auto& part : out.other_devices) part.device_time_ms = out.device_time_ms;
   if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
 
   if (switch_state) {
@@ -318,12 +368,13 @@ void zigbee2mqtt_driver::add_converted(decoded_message& out, std::string_view me
 }
 
 void zigbee2mqtt_driver::decode_key(decoded_message& out, const device_metadata* metadata, std::string_view key,
+                                    std::string_view metric_key, std::string_view device_id,
                                     simdjson::ondemand::value value) {
   const mapped_key* mapping = nullptr;
   for (const auto& candidate : mapped_keys) {
-    if (candidate.key == key) mapping = &candidate;
+    if (candidate.key == metric_key) mapping = &candidate;
   }
-  if (!mapping && key != "voltage" && key != "brightness") return;  // unknown keys are not errors
+  if (!mapping && metric_key != "voltage" && metric_key != "brightness") return;  // unknown keys are not errors
 
   const auto number = json_field::read_number(value);
   if (number.state == json_field::status::unknown) {  // null, "nan": unknown, never 0 ("nan" is counted)
@@ -351,7 +402,12 @@ void zigbee2mqtt_driver::decode_key(decoded_message& out, const device_metadata*
     }
   }
 
-  if (key == "brightness") {
+  // The unit the installer registered for this field, for devices whose
+  // bridge never announces it (docs/devices.md).
+  const auto registered_unit = registry_ ? registry_->unit_of(device_id, key) : std::nullopt;
+  if (!exposed_unit && registered_unit) exposed_unit = registered_unit;
+
+  if (metric_key == "brightness") {
     // Zigbee level 0 … 254 (254 = full), whatever the expose says.
     if (!(number.value >= 0 && number.value <= 254)) {
       reject_field(out, reject_reason::out_of_range, fmt::format("\"brightness\" = {} is outside 0 … 254", number.value));
@@ -360,7 +416,7 @@ void zigbee2mqtt_driver::decode_key(decoded_message& out, const device_metadata*
     add_reading(out, *find_metric("dim_level"), number.value / 254.0 * 100.0, key);
     return;
   }
-  if (key == "voltage") {
+  if (metric_key == "voltage") {
     // Battery devices report mV, mains plugs V: only the device's expose tells.
     if (!exposed_unit || exposed_unit->empty()) {
       reject_field(out, reject_reason::unknown_value,

@@ -29,8 +29,9 @@ struct check_report {
   }
 };
 
-// What became of every message received (counter::messages_*): the books
-// balance unless a crash cut the last second of counts short (store.hpp).
+// What became of every message received (counter::messages_*). The counts
+// are written together in one transaction, so they always balance; a
+// difference means messages went uncounted (a bug to report).
 void check_accounting(sqlite::database& db, check_report& report) {
   std::int64_t received = 0, stored = 0, availability_only = 0, duplicate = 0, rejected = 0, ignored = 0;
   std::string ignored_reasons;

@@ -22,7 +22,7 @@ int check_gateway(const config& cfg);
 int check_failed_config(const std::string& error);
 
 struct query_options {
-  std::string what;  // readings | events | rejections | counters | devices
+  std::string what;  // readings | events | rejections | counters | devices | uplink | registry
   std::string device;
   std::string metric;
   std::string since;  // RFC 3339, or a duration meaning "that long ago"
@@ -65,6 +65,11 @@ struct init_options {
 // snippet, prints the generated passwords once, then runs `check`.
 // Exit status: 0 written, 2 refused or invalid input (nothing written).
 int init_gateway(init_options options);
+
+// `communegw device import FILE.csv`: checks every row (file:line: column:
+// message for each bad one) and, when all are valid, replaces the devices
+// imported before. Exit status: 0 imported, 2 refused (nothing written).
+int import_devices(const config& cfg, const std::filesystem::path& csv_file);
 
 // `communegw describe config|metrics|drivers`: the generated reference texts.
 int describe(const std::string& what);

@@ -25,13 +25,29 @@ int main(int argc, char** argv) {
   auto* query_cmd = app.add_subcommand("query", "Show readings, events, rejections, counters or devices from the store");
   query_cmd->add_option("what", query.what, "readings | events | rejections | counters | devices | uplink")
       ->required()
-      ->check(CLI::IsMember({"readings", "events", "rejections", "counters", "devices", "uplink"}));
+      ->check(CLI::IsMember({"readings", "events", "rejections", "counters", "devices", "uplink", "registry"}));
   query_cmd->add_option("--device", query.device, "Only this device id");
   query_cmd->add_option("--metric", query.metric, "Only this metric (readings), event kind (events) or reason (rejections)");
   query_cmd->add_option("--since", query.since, "From this time: RFC 3339, or a duration ago such as 2h");
   query_cmd->add_option("--until", query.until, "Before this time: RFC 3339, or a duration ago");
   query_cmd->add_option("--limit", query.limit, "Most rows to show")->capture_default_str()->check(CLI::Range(1, 10'000'000));
   query_cmd->add_option("--format", query.format, "table | json | csv")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+
+  std::string device_csv;
+  query_options device_list;
+  device_list.what = "registry";
+  device_list.limit = 10'000'000;
+  auto* device_cmd = app.add_subcommand("device", "The device registry: import an installer's CSV, list the registered devices");
+  device_cmd->require_subcommand(1);
+  auto* device_import = device_cmd->add_subcommand("import", "Import devices from a CSV (replaces the previous import)");
+  device_import->add_option("file", device_csv, "CSV with a header row: id,kind,name,village,latitude,longitude,"
+                                                "road_length_m,report_interval,driver,units")
+      ->required();
+  auto* device_list_cmd = device_cmd->add_subcommand("list", "List the registered devices (config and imported)");
+  device_list_cmd->add_option("--device", device_list.device, "Only this device id");
+  device_list_cmd->add_option("--format", device_list.format, "table | json | csv")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json", "csv"}));
 
@@ -101,6 +117,8 @@ int main(int argc, char** argv) {
     if (*run) return run_gateway(cfg);
     if (*check) return check_gateway(cfg);
     if (*query_cmd) return query_store(cfg, query);
+    if (*device_import) return import_devices(cfg, device_csv);
+    if (*device_list_cmd) return query_store(cfg, device_list);
   } catch (const config_error& error) {
     if (*check) return check_failed_config(error.what());
     std::cerr << error.what() << '\n';

@@ -11,6 +11,7 @@
 #include "gateway/model/json_text.hpp"
 #include "gateway/model/timestamp.hpp"
 #include "gateway/store/sqlite.hpp"
+#include "gateway/registry/registry_import.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/uplink/outbox.hpp"
 
@@ -189,17 +190,61 @@ std::string sql_for(const std::string& what) {
     // tail of messages is read (rowid range). Availability reports heard
     // since the save count once it is made.
     // availability is the device's own report, "(retained)" when only a broker's stored copy said so.
+    // Registry columns (temp.registry, filled by query_store) beside what
+    // was heard; registered devices never heard from are listed too.
     return fmt::format(
-        "SELECT d.name AS device, d.kind, {} AS first_seen, {} AS last_seen, "
+        "SELECT * FROM ("
+        "SELECT d.name AS device, coalesce(r.kind, d.kind) AS kind, coalesce(r.name, '') AS name, "
+        "coalesce(r.village, '') AS village, {} AS first_seen, {} AS last_seen, "
         "coalesce(d.availability || CASE d.availability_retained WHEN 1 THEN ' (retained)' ELSE '' END, '') "
         "AS availability, {} AS availability_since "
-        "FROM devices d LEFT JOIN (SELECT device, max(recv_ms) AS last_ms FROM messages "
+        "FROM devices d LEFT JOIN temp.registry r ON r.id = d.name "
+        "LEFT JOIN (SELECT device, max(recv_ms) AS last_ms FROM messages "
         "  WHERE id > coalesce((SELECT value FROM cursors WHERE name = '{}'), 0) AND flags & 16 = 0 GROUP BY device) m "
-        "ON m.device = d.id WHERE (?1 = '' OR d.name = ?1) ORDER BY d.name",
+        "ON m.device = d.id "
+        "UNION ALL SELECT r.id, r.kind, r.name, r.village, NULL, NULL, 'never heard from', NULL FROM temp.registry r "
+        "WHERE r.id NOT IN (SELECT name FROM devices)) "
+        "WHERE (?1 = '' OR device = ?1) ORDER BY device",
         iso("d.first_seen_ms"), iso("nullif(max(coalesce(d.last_seen_ms, 0), coalesce(m.last_ms, 0)), 0)"),
         iso("d.availability_since_ms"), last_seen_through_cursor);
   }
-  throw config_error(fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices, uplink)", what));
+  if (what == "registry") {
+    return "SELECT id AS device, kind, name, village, latitude, longitude, road_length_m, report_interval_s, driver, "
+           "units, source FROM temp.registry WHERE (?1 = '' OR id = ?1) ORDER BY id";
+  }
+  throw config_error(
+      fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices, uplink, registry)", what));
+}
+
+// temp.registry: the registry `run` uses (the config's [[device]] tables and
+// the devices imported into the store), for the queries above. A read-only
+// connection may still write its temp database.
+void fill_registry_table(sqlite::database& db, const config& cfg) {
+  std::vector<registered_device> imported;
+  if (db.query_int("SELECT count(*) FROM sqlite_master WHERE name = 'registry'") > 0) imported = load_imported_devices(db);
+  const device_registry registry(cfg.devices, std::move(imported));
+  db.exec(
+      "CREATE TEMP TABLE registry(id TEXT PRIMARY KEY, kind TEXT, name TEXT, village TEXT, latitude REAL, longitude REAL, "
+      "road_length_m REAL, report_interval_s INTEGER, driver TEXT, units TEXT, source TEXT)");
+  auto insert = db.prepare("INSERT INTO temp.registry VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  for (const auto& device : registry.all()) {
+    std::string units;
+    for (const auto& [field, unit] : device.units) units += fmt::format("{}{}={}", units.empty() ? "" : ";", field, unit);
+    insert.bind(1, std::string_view(device.id))
+        .bind(2, std::string_view(device.kind))
+        .bind(3, std::string_view(device.name))
+        .bind(4, std::string_view(device.village))
+        .bind(5, device.latitude)
+        .bind(6, device.longitude)
+        .bind(7, device.road_length_m)
+        .bind(8, device.report_interval.count() ? std::optional<std::int64_t>(device.report_interval.count() / 1000)
+                                                : std::nullopt)
+        .bind(9, std::string_view(device.driver))
+        .bind(10, std::string_view(units))
+        .bind(11, std::string_view(device.source));
+    if (const int rc = insert.step(); rc != SQLITE_DONE) throw sqlite::error(rc, "registry: " + db.error_message());
+    insert.reset();
+  }
 }
 
 }  // namespace
@@ -217,6 +262,7 @@ int query_store(const config& cfg, const query_options& options) {
   }
   sqlite::database db(cfg.store.path, SQLITE_OPEN_READONLY);
   db.exec("PRAGMA busy_timeout = 5000");
+  if (options.what == "devices" || options.what == "registry") fill_registry_table(db, cfg);
   const auto table = run_query(db, sql, options, since, until);
   if (options.format == "json") print_json(table);
   else if (options.format == "csv") print_csv(table);

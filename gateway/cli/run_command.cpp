@@ -16,6 +16,7 @@
 #include "gateway/ingest/ingest_queue.hpp"
 #include "gateway/log/logging.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
+#include "gateway/registry/registry_import.hpp"
 #include "gateway/service/process_io.hpp"
 #include "gateway/service/service_heartbeat.hpp"
 #include "gateway/store/store_writer.hpp"
@@ -100,7 +101,9 @@ int run_gateway(const config& cfg) {
   }
 
   ingest_queue queue(cfg.store.max_uncommitted);
-  ingest decoder(cfg, clock, db.message_identity_scheme());
+  const device_registry registry(cfg.devices, load_imported_devices(db.database()));
+  if (!registry.empty()) spdlog::info("registry: {} devices ({} from the config)", registry.all().size(), cfg.devices.size());
+  ingest decoder(cfg, clock, db.message_identity_scheme(), &registry);
   store_writer writer(db, queue, decoder, cfg.store);
   writer.start();
 

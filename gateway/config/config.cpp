@@ -17,6 +17,7 @@
 #include "drivers/registry.hpp"
 #include "gateway/config/quantity.hpp"
 #include "gateway/model/metric_catalogue.hpp"
+#include "gateway/registry/device_registry.hpp"
 
 namespace communegw {
 namespace {
@@ -60,6 +61,99 @@ option_spec spec_of_driver_option(std::string key, const driver_option& option) 
   spec.driver_declared = &option;
   return spec;
 }
+
+// ---- [[device]]: the device registry (gateway/registry/device_registry.hpp) ----
+
+std::string check_interval_text(std::string_view value) {
+  if (value.empty()) return {};
+  const auto interval = parse_duration(value);
+  return interval && interval->count() > 0 ? std::string() : "is not a duration such as 30s, 5min or 1h";
+}
+
+std::string check_unit_pair(std::string_view value) {
+  std::map<std::string, std::string, std::less<>> units;
+  return parse_unit_pairs(value, units, '\n');
+}
+
+std::string check_driver_name(std::string_view value) {
+  if (value.empty() || find_driver(value)) return {};
+  return fmt::format("\"{}\" is not a driver of this gateway (communegw describe drivers)", value);
+}
+
+constexpr std::array<std::string_view, 4> device_kinds{"streetlight", "environment", "camera", "gateway"};
+
+registered_device device_of_table(const driver_table& table) {
+  registered_device device;
+  auto text = [&](const char* key) {
+    const auto it = table.texts.find(key);
+    return it == table.texts.end() ? std::string() : it->second;
+  };
+  auto number = [&](const char* key) {
+    const auto it = table.numbers.find(key);
+    return it == table.numbers.end() ? std::nullopt : std::optional<double>(it->second);
+  };
+  device.id = text("id");
+  device.kind = text("kind");
+  device.name = text("name");
+  device.village = text("village");
+  device.latitude = number("latitude");
+  device.longitude = number("longitude");
+  device.road_length_m = number("road_length_m");
+  device.report_interval = parse_duration(text("report_interval")).value_or(std::chrono::milliseconds(0));
+  device.driver = text("driver");
+  if (const auto units = table.lists.find("units"); units != table.lists.end()) {
+    for (const auto& pair : units->second) parse_unit_pairs(pair, device.units, '\n');
+  }
+  return device;
+}
+
+table_problem check_device_table(const driver_table& table) {
+  auto device = device_of_table(table);
+  auto problem = check_registered_device(device);
+  if (problem.empty()) return {};
+  const auto colon = problem.find(':');
+  // "key: message": the key's line is shown.
+  static constexpr std::array<std::string_view, 10> keys{"id", "kind", "name", "village", "latitude", "longitude",
+                                                        "road_length_m", "report_interval", "driver", "units"};
+  const auto key = std::find(keys.begin(), keys.end(), std::string_view(problem).substr(0, colon));
+  return {key == keys.end() ? std::string_view("id") : *key, problem.substr(colon == std::string::npos ? 0 : colon + 2)};
+}
+
+const std::array<driver_option, 10> device_members{
+    driver_option{"id", driver_option_kind::text, "",
+                  "The device id as the gateway stores it: the driver's prefix and the device's own name "
+                  "(`communegw query devices` lists them), e.g. \"tasmota/den-07\".",
+                  {}, nullptr, {}, true, "\"tasmota/den-07\""},
+    driver_option{"kind", driver_option_kind::choice, "",
+                  "What the device is: streetlight, environment, camera or gateway. Replaces the driver's guess: a "
+                  "relay registered as a streetlight reports lamp_on.",
+                  device_kinds, nullptr, {}, true, "\"streetlight\""},
+    driver_option{"name", driver_option_kind::text, "\"\"", "Display name (Vietnamese is fine)."},
+    driver_option{"village", driver_option_kind::text, "\"\"", "Village (thôn) or group the device belongs to."},
+    driver_option{"latitude", driver_option_kind::number, "", "Latitude in degrees (WGS 84), with longitude.", {},
+                  nullptr, {}, false, "22.8233"},
+    driver_option{"longitude", driver_option_kind::number, "", "Longitude in degrees (WGS 84), with latitude.", {},
+                  nullptr, {}, false, "104.9784"},
+    driver_option{"road_length_m", driver_option_kind::number, "",
+                  "A lamp: the length of road it lights, in metres (for the share of road lit).", {}, nullptr, {},
+                  false, "35"},
+    driver_option{"report_interval", driver_option_kind::text, "\"\"",
+                  "How often the device is expected to report, e.g. \"5min\". Empty: not known.", {},
+                  &check_interval_text},
+    driver_option{"driver", driver_option_kind::text, "\"\"",
+                  "The driver the device comes through (informative). Empty: any.", {}, &check_driver_name},
+    driver_option{"units", driver_option_kind::text_list, "[]",
+                  "Units of fields whose unit the device or its bridge never announces, as \"field=unit\", e.g. "
+                  "[\"soil_moisture=%\", \"temperature_1=°C\"]: the field is converted instead of refused.",
+                  {}, &check_unit_pair},
+};
+
+const driver_option device_option{
+    "device", driver_option_kind::table_list, "",
+    "The device registry: one [[device]] table per device the installer knows more about than its messages say. "
+    "Devices can also be imported from a CSV (communegw device import FILE.csv); a device defined here wins over an "
+    "imported one. Unregistered devices work as they are. See docs/devices.md.",
+    {}, nullptr, device_members, false, {}, &check_device_table};
 
 std::vector<option_spec> build_option_table() {
   constexpr std::uint64_t ms = 1, s = 1000, min = 60 * s, h = 60 * min;
@@ -265,6 +359,7 @@ std::vector<option_spec> build_option_table() {
        "How often a one-line ingest summary is logged. 0s: never.", false, "", {}, 0, 24 * h},
   };
   // clang-format on
+  options.push_back(spec_of_driver_option("device", device_option));
   for (const auto& driver : driver_registry()) {
     std::string topics = "[";
     for (std::size_t i = 0; i < driver.default_topics.size(); ++i) {
@@ -679,6 +774,15 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
     }
     cfg.drivers.push_back(std::move(settings));
   }
+
+  for (const auto& table : std::get<std::vector<driver_table>>(parsed.values.at("device"))) {
+    auto device = device_of_table(table);
+    device.source = where("device");
+    const bool repeated = std::any_of(cfg.devices.begin(), cfg.devices.end(),
+                                      [&](const registered_device& other) { return other.id == device.id; });
+    if (repeated) fail_key("device", fmt::format("id \"{}\" is defined twice", device.id));
+    cfg.devices.push_back(std::move(device));
+  }
   return cfg;
 }
 
@@ -775,10 +879,11 @@ std::string example_config() {
   std::string section;
   for (const auto& spec : build_option_table()) {
     const auto dot = spec.key.rfind('.');
-    const auto key_section = spec.key.substr(0, dot);
+    // A top-level table list ([[device]]) has no section of its own.
+    const auto key_section = dot == std::string::npos ? std::string() : spec.key.substr(0, dot);
     if (key_section != section) {
       section = key_section;
-      out += fmt::format("\n[{}]\n", section);
+      out += section.empty() ? "\n" : fmt::format("\n[{}]\n", section);
     }
     if (spec.kind == value_kind::table_list) explain_table_list(out, spec, true);
     else explain_key(out, spec, "");

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -111,6 +112,23 @@ struct driver_table {
   std::map<std::string, std::vector<driver_table>, std::less<>> tables;
 };
 
+class device_registry;
+
+// One device of the registry ([[device]], or a row of an imported CSV;
+// gateway/registry/device_registry.hpp, docs/devices.md).
+struct registered_device {
+  std::string id;      // as the gateway stores it (e.g. "tasmota/den-07", "z2m/cam-bien-dat-3")
+  std::string kind;    // streetlight | environment | camera | gateway
+  std::string name;    // display name
+  std::string village; // village (thôn) or group
+  std::optional<double> latitude, longitude;
+  std::optional<double> road_length_m;             // a lamp: the length of road it lights
+  std::chrono::milliseconds report_interval{};     // expected reporting interval; 0: not known
+  std::string driver;                              // the driver it comes through; empty: any
+  std::map<std::string, std::string, std::less<>> units;  // field -> unit, for fields whose unit is not announced
+  std::string source;                              // "file:line" it was defined at
+};
+
 struct driver_settings {
   std::string name;
   bool enabled = true;
@@ -122,6 +140,10 @@ struct driver_settings {
   std::map<std::string, std::vector<std::string>, std::less<>> lists;
   std::map<std::string, double, std::less<>> numbers;
   std::map<std::string, std::vector<driver_table>, std::less<>> tables;  // table-list options (empty: none set)
+  // The device registry, set by ingest before the driver is made (never null
+  // there; null in tests that make a driver without one). The driver may keep
+  // the pointer: the registry outlives it.
+  const device_registry* registry = nullptr;
 };
 
 struct config {
@@ -134,6 +156,7 @@ struct config {
   aggregate_settings aggregate;
   uplink_settings uplink;
   std::vector<driver_settings> drivers;  // one per registered driver, in registry order
+  std::vector<registered_device> devices;  // [[device]] tables
   // Problems that do not stop start-up (e.g. a secret readable by others);
   // `run` logs them, `check` shows them as warnings.
   std::vector<std::string> warnings;

@@ -33,8 +33,10 @@ std::optional<std::uint64_t> scale(std::string_view text,
   return std::nullopt;
 }
 
-constexpr std::array<std::pair<std::string_view, std::uint64_t>, 5> duration_units{
-    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
+// "min" is read as well as "m"; "m" is what format_duration writes (the
+// units are tried from the end).
+constexpr std::array<std::pair<std::string_view, std::uint64_t>, 6> duration_units{
+    {{"min", 60'000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
 constexpr std::array<std::pair<std::string_view, std::uint64_t>, 7> size_units{{{"B", 1},
                                                                                  {"KiB", 1ull << 10},
                                                                                  {"MiB", 1ull << 20},

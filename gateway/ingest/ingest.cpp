@@ -62,12 +62,13 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
 
 namespace {
 
-std::vector<ingest::routed_driver> enabled_drivers(const config& cfg) {
+std::vector<ingest::routed_driver> enabled_drivers(const config& cfg, const device_registry* registry) {
   std::vector<ingest::routed_driver> drivers;
-  for (const auto& settings : cfg.drivers) {
+  for (auto settings : cfg.drivers) {
     if (!settings.enabled) continue;
     const auto* descriptor = find_driver(settings.name);
     if (!descriptor) continue;  // config only lists registered drivers
+    settings.registry = registry;
     drivers.push_back({descriptor->make(settings), settings.topics});
   }
   return drivers;
@@ -75,12 +76,15 @@ std::vector<ingest::routed_driver> enabled_drivers(const config& cfg) {
 
 }  // namespace
 
-ingest::ingest(const config& cfg, clock& time_source, identity_scheme identities)
-    : ingest(enabled_drivers(cfg), cfg.mqtt.max_payload, time_source, identities) {}
+ingest::ingest(const config& cfg, clock& time_source, identity_scheme identities, const device_registry* registry)
+    : ingest(enabled_drivers(cfg, registry), cfg.mqtt.max_payload, time_source, identities, registry) {}
 
 ingest::ingest(std::vector<routed_driver> drivers, std::uint64_t max_payload, clock& time_source,
-               identity_scheme identities)
-    : clock_(time_source), max_payload_(max_payload), identities_(identities) {
+               identity_scheme identities, const device_registry* registry)
+    : clock_(time_source),
+      max_payload_(max_payload),
+      identities_(identities),
+      registry_(registry && !registry->empty() ? registry : nullptr) {
   for (auto& each : drivers) {
     drivers_.push_back(std::move(each.target));
     for (auto& filter : each.filters) routes_.push_back({std::move(filter), drivers_.back().get()});
@@ -111,7 +115,8 @@ void ingest::accept(const inbound_message& message, received_message& out) {
 
   auto refuse = [&](rejection why) {
     counters_.rejected[static_cast<std::size_t>(why.reason)].fetch_add(1, std::memory_order_relaxed);
-    out.payload_excerpt.assign(payload.substr(0, quarantine_excerpt_bytes));
+    if (why.keep_excerpt) out.payload_excerpt.assign(payload.substr(0, quarantine_excerpt_bytes));
+    else out.payload_excerpt.clear();
     out.result = std::move(why);
   };
 
@@ -144,8 +149,9 @@ void ingest::accept(const inbound_message& message, received_message& out) {
         if (auto* why = std::get_if<rejection>(&out.result)) {
           refuse(std::move(*why));
         } else {
-          const auto& decoded = std::get<decoded_message>(out.result);
+          auto& decoded = std::get<decoded_message>(out.result);
           counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+          if (registry_) registry_->apply(decoded);
           if (const auto ignored = why_ignored(decoded)) {
             counters_.ignored[static_cast<std::size_t>(*ignored)].fetch_add(1, std::memory_order_relaxed);
           }

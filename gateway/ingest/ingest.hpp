@@ -19,6 +19,7 @@
 #include "gateway/log/rate_limited_log.hpp"
 #include "gateway/model/inbound_message.hpp"
 #include "gateway/model/received_message.hpp"
+#include "gateway/registry/device_registry.hpp"
 
 namespace communegw {
 
@@ -41,11 +42,14 @@ class ingest {
   };
 
   // The drivers the config enables. `identities`: the store's scheme
-  // (store::message_identity_scheme()).
-  ingest(const config& cfg, clock& time_source, identity_scheme identities = newest_identity_scheme);
+  // (store::message_identity_scheme()). `registry`: the device registry the
+  // drivers consult and every decoded message is completed from; it must
+  // outlive this ingest. Null: no registry.
+  ingest(const config& cfg, clock& time_source, identity_scheme identities = newest_identity_scheme,
+         const device_registry* registry = nullptr);
   // Drivers given directly (tests).
   ingest(std::vector<routed_driver> drivers, std::uint64_t max_payload, clock& time_source,
-         identity_scheme identities = newest_identity_scheme);
+         identity_scheme identities = newest_identity_scheme, const device_registry* registry = nullptr);
 
   // MQTT thread, before the message is queued: a payload over mqtt.max_payload
   // will be refused unread, so only the excerpt the quarantine keeps is passed
@@ -80,6 +84,7 @@ class ingest {
   clock& clock_;
   std::uint64_t max_payload_;
   identity_scheme identities_;
+  const device_registry* registry_;  // null or empty: nothing to apply
   ingest_counters counters_;
   // A driver that throws on one device's payloads would otherwise log every message.
   rate_limited_log driver_bug_log_{std::chrono::seconds(30)};

@@ -94,6 +94,9 @@ std::string_view to_string(ignore_reason reason);
 struct rejection {
   reject_reason reason;
   std::string detail;  // human-readable, names the field and the offending value
+  // False for payloads that must not be kept even in part: a camera image
+  // may show people (the quarantine then holds the topic and size only).
+  bool keep_excerpt = true;
 };
 
 struct decoded_message {

@@ -185,6 +185,36 @@ INSERT INTO store_settings(name, value)
          CASE WHEN EXISTS(SELECT 1 FROM messages) OR EXISTS(SELECT 1 FROM topics WHERE last_identity IS NOT NULL)
               THEN 1 ELSE 2 END;
 )sql",
+      // 8: every change of a device's availability, for uptime figures
+      // (docs/storage.md, "Device state"); and the devices imported from an
+      // installer's CSV (`communegw device import`, docs/devices.md).
+      R"sql(
+CREATE TABLE availability_history(
+  id INTEGER PRIMARY KEY,
+  device INTEGER NOT NULL REFERENCES devices(id),
+  state TEXT NOT NULL,        -- 'online' or 'offline'
+  device_ms INTEGER,          -- the device's own time of the report, when its payload carries one
+  recv_ms INTEGER NOT NULL,   -- gateway time it was received
+  retained INTEGER NOT NULL   -- 1: learnt from the broker's retained copy (may be old)
+);
+CREATE INDEX availability_history_by_device ON availability_history(device, recv_ms);
+INSERT INTO availability_history(device, state, device_ms, recv_ms, retained)
+  SELECT id, availability, NULL, availability_since_ms, availability_retained FROM devices
+  WHERE availability IS NOT NULL AND availability_since_ms IS NOT NULL;
+CREATE TABLE registry(
+  id TEXT PRIMARY KEY,        -- the device id as the gateway stores it (devices.name)
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  village TEXT NOT NULL,
+  latitude REAL,
+  longitude REAL,
+  road_length_m REAL,
+  report_interval_ms INTEGER,
+  driver TEXT NOT NULL,
+  units TEXT NOT NULL,        -- JSON object: field -> unit
+  source TEXT NOT NULL        -- where it was imported from: "<file>:<line>"
+) WITHOUT ROWID;
+)sql",
   };
   return steps;
 }

@@ -270,6 +270,10 @@ FROM scored)sql");
       "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
   insert_topic_ = db_.prepare("INSERT INTO topics(topic) VALUES(?)");
   // The state and its retained mark change together; since_ms only when the state does.
+  // A change of state (not a repeat of it) is also kept as history.
+  record_availability_change_ = db_.prepare(
+      "INSERT INTO availability_history(device, state, device_ms, recv_ms, retained) SELECT ?1, ?2, ?3, ?4, ?5 "
+      "WHERE (SELECT availability FROM devices WHERE id = ?1) IS NOT ?2");
   update_availability_ = db_.prepare(
       "UPDATE devices SET availability_since_ms = CASE WHEN availability IS ?1 THEN availability_since_ms ELSE ?2 END, "
       "availability = ?1, availability_retained = ?3 WHERE id = ?4");
@@ -277,7 +281,16 @@ FROM scored)sql");
       "INSERT INTO counters(name, value) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
 }
 
-int store::update_availability(std::int64_t device, availability state, const received_message& item) {
+int store::update_availability(std::int64_t device, availability state, std::optional<std::int64_t> device_ms,
+                               const received_message& item) {
+  record_availability_change_.bind(1, device)
+      .bind(2, to_string(state))
+      .bind(3, device_ms)
+      .bind(4, item.received.wall_ms)
+      .bind(5, std::int64_t{item.retained ? 1 : 0});
+  const int history_rc = record_availability_change_.step();
+  record_availability_change_.reset();
+  if (history_rc != SQLITE_DONE) return history_rc;
   update_availability_.bind(1, to_string(state))
       .bind(2, item.received.wall_ms)
       .bind(3, std::int64_t{item.retained ? 1 : 0})
@@ -600,7 +613,8 @@ write_outcome store::write(std::span<const received_message> batch) {
         has_availability = true;
         const auto device = device_id(*part, item.received.wall_ms);
         if (device < 0) return fail(static_cast<int>(-device));
-        if (const int rc = update_availability(device, *part->reported_availability, item); rc != SQLITE_DONE) {
+        if (const int rc = update_availability(device, *part->reported_availability, part->device_time_ms, item);
+            rc != SQLITE_DONE) {
           return fail(rc);
         }
         heard_from(device, item);

@@ -134,7 +134,8 @@ class store {
   void prepare_statements();
   void load_recent_identities();
   std::int64_t device_id(const decoded_message& message, std::int64_t now_ms);
-  int update_availability(std::int64_t device, availability state, const received_message& item);
+  int update_availability(std::int64_t device, availability state, std::optional<std::int64_t> device_ms,
+                          const received_message& item);
   int write_part(const decoded_message& part, const received_message& item, std::int64_t topic, std::int64_t flags);
   int write_event(const event& ev, std::int64_t message_row, std::int64_t device, const received_message& item,
                   std::int64_t flags);
@@ -169,7 +170,7 @@ class store {
 
   sqlite::statement insert_event_, insert_quarantine_, trim_quarantine_;
   sqlite::statement find_device_, insert_device_, find_topic_, insert_topic_, add_counter_;
-  sqlite::statement update_availability_, save_topic_identity_, save_last_seen_, save_last_seen_through_;
+  sqlite::statement record_availability_change_, update_availability_, save_topic_identity_, save_last_seen_, save_last_seen_through_;
   sqlite::statement find_incident_, merge_attributes_, update_incident_;
   std::unordered_map<std::string, std::int64_t, interned_name_hash> device_ids_;
   std::unordered_map<std::string, std::int64_t, interned_name_hash> topic_ids_;

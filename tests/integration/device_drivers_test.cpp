@@ -166,6 +166,9 @@ TEST_CASE("frigate fixtures through a real broker - new, update, update, end of 
         // The snapshot is a size and a reference: no image bytes anywhere in the store.
         CHECK(store_count(db, "SELECT json_extract(attributes, '$.bytes') FROM events WHERE kind = 'camera_snapshot'") == 222);
         CHECK(store_count(db, "SELECT count(*) FROM quarantine WHERE instr(payload, CAST(X'FFD8FFE0' AS BLOB)) > 0") == 0);
+        // Refused images (truncated, not a JPEG) are quarantined by topic and size, without their bytes.
+        CHECK(store_count(db, "SELECT count(*) FROM quarantine WHERE reason IN ('truncated', 'wrong_type') AND "
+                              "topic LIKE '%/snapshot' AND length(payload) = 0 AND payload_size > 0") == 2);
       });
 }
 

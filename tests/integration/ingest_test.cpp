@@ -223,17 +223,28 @@ TEST_CASE("communegw check reports broker, store, disk and clock, and fails when
   auto ok = run_communegw({"--config", config_path, "check"}, dir.path());
   CHECK(ok.output.find("ok    config  " + config_path) != std::string::npos);
   CHECK(ok.output.find("ok    broker") != std::string::npos);
-  CHECK(ok.output.find("warn  store") != std::string::npos);  // not created yet
+  // A fresh install before its first start: nothing is wrong.
+  CHECK(ok.output.find("ok    store   " + db.string() + " will be created at the first start") != std::string::npos);
   CHECK(ok.output.find("ok    disk    ") != std::string::npos);
   CHECK(ok.output.find("MiB free on") != std::string::npos);
   CHECK(ok.output.find("ok    clock") != std::string::npos);
-  CHECK(ok.status == 1);
+  CHECK(ok.status == 0);
+
+  // The state directory does not exist before the first start either: the
+  // disk line reads the nearest directory that does.
+  write_file(config_path, gateway_process::default_config(broker.uri(), dir / "gw" / "state" / "sub" / "store.db",
+                                                          "[clock]\ntrust = \"always\"\n"));
+  auto no_state_dir = run_communegw({"--config", config_path, "check"}, dir.path());
+  CHECK(no_state_dir.output.find("ok    disk    ") != std::string::npos);
+  CHECK(no_state_dir.output.find("free on " + (dir / "gw").string() + " ") != std::string::npos);
+  CHECK(no_state_dir.status == 0);
 
   // A clock that is not to be trusted is a warning; a damaged store a failure.
   write_file(config_path, gateway_process::default_config(broker.uri(), db, "[clock]\ntrust = \"never\"\n"));
   write_file(db, std::string(8192, '\x5a'));
   auto damaged = run_communegw({"--config", config_path, "check"}, dir.path());
   CHECK(damaged.output.find("warn  clock") != std::string::npos);
+  CHECK(damaged.output.find("not trusted because clock.trust = \"never\"") != std::string::npos);
   CHECK(damaged.output.find("fail  store") != std::string::npos);
   CHECK(damaged.output.find("will move it aside") != std::string::npos);
   CHECK(damaged.status == 2);

@@ -83,13 +83,14 @@ TEST_CASE("frigate: a snapshot event keeps the size and where the image is, neve
   CHECK(m.events[0].attributes_json.find('\x42') == std::string::npos);
 }
 
-TEST_CASE("frigate: a snapshot without its JPEG end marker is refused as truncated; zero padding after it is allowed") {
+TEST_CASE("frigate: a snapshot without its JPEG end marker is refused as truncated, zero padding after it is allowed") {
   auto driver = make_frigate_driver(frigate_settings());
   std::string jpeg("\xFF\xD8\xFF\xE0", 4);
   jpeg += std::string(2'000, '\x42');
   const auto cut = driver->decode("frigate/gate/car/snapshot", jpeg);
   REQUIRE(std::holds_alternative<rejection>(cut));
   CHECK(std::get<rejection>(cut).reason == reject_reason::truncated);
+  CHECK_FALSE(std::get<rejection>(cut).keep_excerpt);  // image bytes never reach the quarantine
   // Cut right after an FF: still no end marker.
   CHECK(std::holds_alternative<rejection>(driver->decode("frigate/gate/car/snapshot", jpeg + "\xFF")));
   jpeg += "\xFF\xD9";

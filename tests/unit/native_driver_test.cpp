@@ -138,7 +138,7 @@ TEST_CASE("tamper is an alarm unless the device says otherwise - camera-only eve
   CHECK(reason(decode(camera_topic, R"({"event":"tamper","severity":"panic"})")) == reject_reason::unknown_value);
 }
 
-TEST_CASE("unknown means unknown: null, nan, None, n/a and absent keys produce no reading, never 0; the words are counted") {
+TEST_CASE("unknown means unknown: null, nan, None, n/a and absent keys produce no reading, never 0, and the words are counted") {
   const auto m = ok(decode(env_topic, R"({"pm2_5":null,"pm10":"nan","temperature":"None","humidity":"n/a","noise_level":"42.5"})"));
   CHECK_FALSE(has_reading(m, "pm2_5"));
   CHECK_FALSE(has_reading(m, "pm10"));

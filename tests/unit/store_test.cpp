@@ -741,6 +741,8 @@ TEST_CASE_FIXTURE(store_fixture, "a store keeps its identity scheme - copies rec
     REQUIRE(fresh.write(std::vector{message(topic, payload, identity_scheme::fnv1a_64)}).status == write_status::ok);
     fresh.flush_at_shutdown();
     fresh.database().exec("DROP TABLE store_settings");
+    fresh.database().exec("DROP TABLE availability_history");  // schema 8's
+    fresh.database().exec("DROP TABLE registry");
     fresh.database().exec("PRAGMA user_version = 6");
   }
   store upgraded(settings, "boot-b", now_ms);
