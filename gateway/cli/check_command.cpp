@@ -178,16 +178,16 @@ void check_clock(const config& cfg, check_report& report) {
   const auto when = format_rfc3339_ms(now.wall_ms);
   if (now.trusted) {
     report.line(verdict::ok, "clock", fmt::format("{} (synchronised)", when));
+  } else if (cfg.clock.trust == clock_trust_mode::never) {
+    // The setting is the reason, whatever the kernel says.
+    report.line(verdict::warn, "clock", fmt::format("{}: not trusted because clock.trust = \"never\" in the configuration", when));
   } else if (!system_clock::kernel_reports_synchronised()) {
     report.line(verdict::warn, "clock",
                 fmt::format("{}: not synchronised (no NTP sync reported by the kernel); records are marked "
                             "time-untrusted. Check network time (timedatectl).",
                             when));
   } else {
-    report.line(verdict::warn, "clock",
-                cfg.clock.trust == clock_trust_mode::never
-                    ? fmt::format("{}: not trusted because clock.trust = \"never\" in the configuration", when)
-                    : fmt::format("{}: not trusted: before clock.min_year ({})", when, cfg.clock.min_year));
+    report.line(verdict::warn, "clock", fmt::format("{}: not trusted: before clock.min_year ({})", when, cfg.clock.min_year));
   }
 }
 
