@@ -48,6 +48,12 @@ TEST_CASE("registered devices: a relay registered as a streetlight reports lamp_
 
   gateway_process gateway(dir / "gw", config);
   publisher pub(broker.uri());
+  // The gateway's first session has no subscription before it subscribes:
+  // wait until a probe device's will arrives.
+  REQUIRE(wait_for([&] {
+    pub.publish("tele/probe/LWT", "Online");
+    return store_count(db, "SELECT count(*) FROM devices WHERE name = 'tasmota/probe' AND availability = 'online'") == 1;
+  }, 20s));
   REQUIRE(pub.publish("tele/den-cong/STATE", R"({"Time":"2026-11-23T18:05:00","POWER":"ON"})"));
   REQUIRE(pub.publish("tele/den-08/LWT", "Online"));
   REQUIRE(pub.publish("tele/den-08/STATE", R"({"Time":"2026-11-23T18:05:00","POWER":"OFF"})"));
@@ -55,7 +61,8 @@ TEST_CASE("registered devices: a relay registered as a streetlight reports lamp_
   REQUIRE(pub.publish("tele/quat-hut/STATE", R"({"Time":"2026-11-23T18:05:00","POWER":"ON"})"));
   REQUIRE(wait_for([&] {
     return store_count(db, "SELECT count(*) FROM readings WHERE device = 'tasmota/quat-hut'") >= 1 &&
-           store_count(db, "SELECT count(*) FROM availability_history") >= 2;
+           store_count(db, "SELECT count(*) FROM availability_history h JOIN devices d ON d.id = h.device "
+                           "WHERE d.name = 'tasmota/den-08'") >= 2;
   }, 20s));
   // Registered as streetlights: the relay is the lamp. Not registered: a switch, as before.
   CHECK(store_count(db, "SELECT value FROM readings WHERE device = 'tasmota/den-cong' AND metric = 'lamp_on'") == 1);
