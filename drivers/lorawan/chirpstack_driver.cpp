@@ -13,9 +13,7 @@
 // the time as publishedAt, and codec errors as an "error" event.
 #include "drivers/lorawan/chirpstack_driver.hpp"
 
-#include <algorithm>
 #include <array>
-#include <cctype>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -256,26 +254,17 @@ decode_result chirpstack_driver::decode_log(simdjson::ondemand::object& event, s
   return ignored_message(ignore_reason::ignored_topic);  // other log codes (frame-counter reset, MIC, downlink errors) are the network's business
 }
 
-// A join (or rejoin) says the device started a new session: a device event
-// with the address it was given. It is not taken as "online": LoRaWAN has no
-// "gone" message, so such an availability could never be withdrawn.
+// A join (or rejoin): a device event (join_report, lorawan_uplink.hpp).
 decode_result chirpstack_driver::decode_join(decoded_message out, simdjson::ondemand::object& event) {
-  std::string attributes = "{}";
+  join_report join;
   for (auto field : event) {
     std::string_view key;
     simdjson::ondemand::value value;
     if (auto error = json_field::read_member(field, key, value)) return std::move(*error);
-    if (key == "devAddr") {
-      const auto text = json_field::read_text(value);
-      const bool hex = text && text->size() == 8 &&
-                       std::all_of(text->begin(), text->end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
-      if (hex) attributes = fmt::format("{{\"dev_addr\":\"{}\"}}", *text);
-      else reject_field(out, reject_reason::wrong_type, "\"devAddr\" is not 8 hex digits");
-    } else if (auto error = read_common(key, value, out)) {
-      return std::move(*error);
-    }
+    if (key == "devAddr") join.read_dev_addr(value, out, key);
+    else if (auto error = read_common(key, value, out)) return std::move(*error);
   }
-  out.events.push_back(join_event(out.device_time_ms, std::move(attributes)));
+  join.finish(out);
   return out;
 }
 

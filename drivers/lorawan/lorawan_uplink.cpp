@@ -1,5 +1,8 @@
 #include "drivers/lorawan/lorawan_uplink.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "drivers/json_field.hpp"
@@ -101,18 +104,6 @@ void read_network_time(simdjson::ondemand::value value, decoded_message& out, st
   else reject_field(out, reject_reason::bad_timestamp, fmt::format("\"{}\" is not an RFC 3339 time", name));
 }
 
-std::optional<rejection> check_json_object(simdjson::ondemand::parser& parser, json_field::padded_buffer& buffer,
-                                           std::string_view payload) {
-  simdjson::ondemand::document doc;
-  simdjson::ondemand::object object;
-  if (auto error = json_field::open_object(parser, buffer, payload, doc, object)) return error;
-  for (auto field : object) {
-    std::string_view key;
-    if (const auto error = field.unescaped_key().get(key)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
-  }
-  return json_field::check_nothing_follows(doc);
-}
-
 std::optional<rejection> uplink_frame::read_number(std::string_view key, simdjson::ondemand::value value, bool is_counter) {
   const auto number = json_field::read_non_negative_integer(value);
   if (!number || *number > max_frame_counter) {
@@ -169,13 +160,22 @@ void uplink_frame::finish(decoded_message& out, std::string_view missing) const 
   out.identity = frame_identity(out.device_id, counter, port, payload);
 }
 
-event join_event(std::optional<std::int64_t> at_ms, std::string attributes_json) {
+void join_report::read_dev_addr(simdjson::ondemand::value value, decoded_message& out, std::string_view name) {
+  const auto text = json_field::read_text(value);
+  const bool hex = text && text->size() == 8 && std::all_of(text->begin(), text->end(), [](char c) {
+                     return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                   });
+  if (hex) dev_addr = *text;
+  else reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not 8 hex digits", name));
+}
+
+void join_report::finish(decoded_message& out) const {
   event joined;
   joined.kind = "lorawan_join";
   joined.level = severity::info;
-  joined.start_ms = at_ms;
-  joined.attributes_json = std::move(attributes_json);
-  return joined;
+  joined.start_ms = out.device_time_ms;
+  joined.attributes_json = dev_addr.empty() ? "{}" : fmt::format("{{\"dev_addr\":\"{}\"}}", dev_addr);
+  out.events.push_back(std::move(joined));
 }
 
 std::uint64_t frame_identity(std::string_view device_id, std::int64_t frame_counter, std::int64_t port,

@@ -76,14 +76,19 @@ struct uplink_frame {
 // message's device time; anything else is a bad_timestamp field rejection.
 void read_network_time(simdjson::ondemand::value value, decoded_message& out, std::string_view name);
 
-// A message read only to know it is well-formed (join events): a JSON object
-// with nothing after it, or the rejection json_field::open_object gives.
-std::optional<rejection> check_json_object(simdjson::ondemand::parser& parser, json_field::padded_buffer& buffer,
-                                           std::string_view payload);
+// What both servers say about a join (or rejoin): the device started a new
+// session. Not taken as "online": LoRaWAN has no "gone" message, so such an
+// availability could never be withdrawn.
+struct join_report {
+  std::string dev_addr;  // the address the device was given, when valid
 
-// A join (or rejoin): the device started a new session. Event "lorawan_join"
-// (info) at the network server's time; attributes: {"dev_addr": …} when known.
-event join_event(std::optional<std::int64_t> at_ms, std::string attributes_json);
+  // devAddr / end_device_ids.dev_addr (`name`): kept when it is 8 hex digits,
+  // else a wrong_type field rejection.
+  void read_dev_addr(simdjson::ondemand::value value, decoded_message& out, std::string_view name);
+  // The event "lorawan_join" (info) at the message's device time, with
+  // {"dev_addr": …} when known.
+  void finish(decoded_message& out) const;
+};
 
 // Identity of one uplink frame (see above).
 std::uint64_t frame_identity(std::string_view device_id, std::int64_t frame_counter, std::int64_t port,

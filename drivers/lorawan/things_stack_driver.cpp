@@ -6,9 +6,7 @@
 // counter 0.
 #include "drivers/lorawan/things_stack_driver.hpp"
 
-#include <algorithm>
 #include <array>
-#include <cctype>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -137,11 +135,11 @@ std::optional<rejection> things_stack_driver::decode_uplink_message(simdjson::on
   return std::nullopt;
 }
 
-// A join accepted by the join server: a device event with the new address
-// (end_device_ids.dev_addr), as for ChirpStack (lorawan_uplink.hpp).
+// A join accepted by the join server: a device event (join_report,
+// lorawan_uplink.hpp), the address in end_device_ids.dev_addr.
 decode_result things_stack_driver::decode_join(decoded_message out, simdjson::ondemand::document& doc,
                                                simdjson::ondemand::object& message) {
-  std::string attributes = "{}";
+  join_report join;
   for (auto field : message) {
     std::string_view key;
     simdjson::ondemand::value value;
@@ -159,18 +157,12 @@ decode_result things_stack_driver::decode_join(decoded_message out, simdjson::on
         std::string_view id_key;
         simdjson::ondemand::value id_value;
         if (auto error = json_field::read_member(id_field, id_key, id_value)) return std::move(*error);
-        if (id_key != "dev_addr") continue;
-        const auto text = json_field::read_text(id_value);
-        const bool hex = text && text->size() == 8 && std::all_of(text->begin(), text->end(), [](char c) {
-                           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
-                         });
-        if (hex) attributes = fmt::format("{{\"dev_addr\":\"{}\"}}", *text);
-        else reject_field(out, reject_reason::wrong_type, "\"end_device_ids.dev_addr\" is not 8 hex digits");
+        if (id_key == "dev_addr") join.read_dev_addr(id_value, out, "end_device_ids.dev_addr");
       }
     }
   }
   if (auto error = json_field::check_nothing_follows(doc)) return std::move(*error);
-  out.events.push_back(join_event(out.device_time_ms, std::move(attributes)));
+  join.finish(out);
   return out;
 }
 
