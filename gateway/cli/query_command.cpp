@@ -209,8 +209,10 @@ std::string sql_for(const std::string& what) {
         iso("d.availability_since_ms"), last_seen_through_cursor);
   }
   if (what == "registry") {
-    return "SELECT id AS device, kind, name, village, latitude, longitude, road_length_m, report_interval_s, driver, "
-           "units, source FROM temp.registry WHERE (?1 = '' OR id = ?1) ORDER BY id";
+    // The CSV columns `device import` reads (registry_csv_columns), then where
+    // each was defined: the CSV output imports back as it is.
+    return "SELECT id, kind, name, village, latitude, longitude, road_length_m, report_interval, driver, units, source "
+           "FROM temp.registry WHERE (?1 = '' OR id = ?1) ORDER BY id";
   }
   throw config_error(
       fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices, uplink, registry)", what));
@@ -225,7 +227,7 @@ void fill_registry_table(sqlite::database& db, const config& cfg) {
   const device_registry registry(cfg.devices, std::move(imported));
   db.exec(
       "CREATE TEMP TABLE registry(id TEXT PRIMARY KEY, kind TEXT, name TEXT, village TEXT, latitude REAL, longitude REAL, "
-      "road_length_m REAL, report_interval_s INTEGER, driver TEXT, units TEXT, source TEXT)");
+      "road_length_m REAL, report_interval TEXT, driver TEXT, units TEXT, source TEXT)");
   auto insert = db.prepare("INSERT INTO temp.registry VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   for (const auto& device : registry.all()) {
     std::string units;
@@ -237,8 +239,7 @@ void fill_registry_table(sqlite::database& db, const config& cfg) {
         .bind(5, device.latitude)
         .bind(6, device.longitude)
         .bind(7, device.road_length_m)
-        .bind(8, device.report_interval.count() ? std::optional<std::int64_t>(device.report_interval.count() / 1000)
-                                                : std::nullopt)
+        .bind(8, std::string_view(device.report_interval.count() ? format_duration(device.report_interval) : ""))
         .bind(9, std::string_view(device.driver))
         .bind(10, std::string_view(units))
         .bind(11, std::string_view(device.source));

@@ -413,6 +413,7 @@ std::vector<driver_table> validate_table_list(const option_spec& spec, const tom
     const auto* table = item.as_table();
     if (!table) fail(file, item, spec.key, fmt::format("expected tables: write [[{}]] once per entry", spec.key));
     driver_table out;
+    out.source = location(file, item.source());
     std::map<std::string_view, const toml::node*> where;
     for (const auto& [raw_key, value] : *table) {
       const std::string_view name = raw_key.str();  // clang 14 cannot capture a structured binding
@@ -777,10 +778,12 @@ config build_config(parsed_options& parsed, const std::vector<option_spec>& spec
 
   for (const auto& table : std::get<std::vector<driver_table>>(parsed.values.at("device"))) {
     auto device = device_of_table(table);
-    device.source = where("device");
-    const bool repeated = std::any_of(cfg.devices.begin(), cfg.devices.end(),
-                                      [&](const registered_device& other) { return other.id == device.id; });
-    if (repeated) fail_key("device", fmt::format("id \"{}\" is defined twice", device.id));
+    device.source = table.source;
+    const auto first = std::find_if(cfg.devices.begin(), cfg.devices.end(),
+                                    [&](const registered_device& other) { return other.id == device.id; });
+    if (first != cfg.devices.end()) {
+      throw config_error(fmt::format("{}: device.id: \"{}\" is already defined at {}", device.source, device.id, first->source));
+    }
     cfg.devices.push_back(std::move(device));
   }
   return cfg;

@@ -110,6 +110,7 @@ struct driver_table {
   std::map<std::string, double, std::less<>> numbers;
   std::map<std::string, std::vector<std::string>, std::less<>> lists;
   std::map<std::string, std::vector<driver_table>, std::less<>> tables;
+  std::string source;  // "file:line" of the table's [[…]] header
 };
 
 class device_registry;

@@ -95,6 +95,7 @@ csv_import read_registry_csv(const std::filesystem::path& file) {
   bool has_id = false, has_kind = false;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const auto header = trimmed(fields[i]);
+    if (header == "source") continue;  // `device list` output: where each was defined, skipped (-1)
     const auto known = std::find(registry_csv_columns.begin(), registry_csv_columns.end(), header);
     if (known == registry_csv_columns.end()) {
       out.errors.push_back(fmt::format("{}:{}: column {}: \"{}\" is not one of {}", name, line, i + 1, header.substr(0, 40),
@@ -127,6 +128,7 @@ csv_import read_registry_csv(const std::filesystem::path& file) {
     device.source = where;
     std::string problem;
     for (std::size_t i = 0; i < fields.size() && problem.empty(); ++i) {
+      if (column_of[i] < 0) continue;  // source
       const auto value = trimmed(fields[i]);
       const auto column = registry_csv_columns[static_cast<std::size_t>(column_of[i])];
       auto number = [&](std::optional<double>& target) {

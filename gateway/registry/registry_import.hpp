@@ -18,7 +18,8 @@ class database;
 }
 
 // The columns of the installer's CSV, in the order `communegw device list
-// --format csv` writes them. Only `id` and `kind` are required; a header row
+// --format csv` writes them (it adds `source`, where each device was defined,
+// which an import skips). Only `id` and `kind` are required; a header row
 // names the columns (in any order; unknown columns are an error).
 inline constexpr std::array<std::string_view, 10> registry_csv_columns{
     "id", "kind", "name", "village", "latitude", "longitude", "road_length_m", "report_interval", "driver", "units"};

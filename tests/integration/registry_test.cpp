@@ -44,7 +44,12 @@ TEST_CASE("registered devices: a relay registered as a streetlight reports lamp_
   CHECK(listed.status == 0);
   CHECK(listed.output.find("tasmota/den-cong,streetlight,Đèn cổng làng,Thôn 3") != std::string::npos);
   CHECK(listed.output.find("tasmota/den-08,streetlight,Đèn số 8,Thôn 3") != std::string::npos);
-  CHECK(listed.output.find(",300,") != std::string::npos);  // report_interval_s
+  CHECK(listed.output.find("Thôn 3,,,,5m,,,") != std::string::npos);  // report_interval as a duration
+  // What `device list` writes imports back as it is.
+  write_file(dir / "listed.csv", listed.output);
+  CHECK(run_communegw({"--config", config_path, "device", "import", (dir / "listed.csv").string()}, dir.path()).status == 0);
+  CHECK(run_communegw({"--config", config_path, "device", "list", "--format", "csv"}, dir.path()).output.find(
+            "tasmota/den-08,streetlight,Đèn số 8,Thôn 3,,,,5m,,,") != std::string::npos);
 
   gateway_process gateway(dir / "gw", config);
   publisher pub(broker.uri());
