@@ -37,6 +37,8 @@ constexpr std::array codec_names{
     codec_name{"barometric_pressure", "pressure", "hPa"},
     codec_name{"battery_voltage", "battery_voltage", ""},
     codec_name{"co2", "co2", "ppm"},
+    codec_name{"conductivity", "soil_conductivity", "µS/cm"},
+    codec_name{"dew_point", "dew_point", "°C"},
     codec_name{"current", "current", ""},
     codec_name{"dimming_level", "dim_level", ""},
     codec_name{"energy", "energy", ""},
@@ -54,9 +56,12 @@ constexpr std::array codec_names{
     codec_name{"power", "power", ""},
     codec_name{"pressure", "pressure", "hPa"},
     codec_name{"relative_humidity", "humidity", "%"},
+    codec_name{"soil_conductivity", "soil_conductivity", "µS/cm"},
     codec_name{"soil_moisture", "soil_moisture", "%"},
+    codec_name{"soil_temperature", "soil_temperature", "°C"},
     codec_name{"temperature", "temperature", "°C"},
     codec_name{"voltage", "voltage", ""},
+    codec_name{"water_temperature", "water_temperature", "°C"},
 };
 
 // Most members of a codec's output are not in the list: an open-addressing

@@ -45,6 +45,15 @@ constexpr std::array spellings{
     unit_spelling{"mm", "mm", 1, 0},          unit_spelling{"m", "m", 1, 0},
     unit_spelling{"m", "cm", 0.01, 0},
     unit_spelling{"dB(A)", "dB(A)", 1, 0},    unit_spelling{"dB(A)", "dBA", 1, 0},
+    unit_spelling{"VA", "VA", 1, 0},          unit_spelling{"VA", "kVA", 1000, 0},
+    unit_spelling{"var", "var", 1, 0},        unit_spelling{"var", "VAr", 1, 0},
+    unit_spelling{"var", "kvar", 1000, 0},
+    unit_spelling{"ratio", "ratio", 1, 0},    unit_spelling{"ratio", "%", 0.01, 0},
+    unit_spelling{"µS/cm", "µS/cm", 1, 0},    unit_spelling{"µS/cm", "μS/cm", 1, 0},
+    unit_spelling{"µS/cm", "uS/cm", 1, 0},    unit_spelling{"µS/cm", "mS/cm", 1000, 0},
+    unit_spelling{"µS/cm", "dS/m", 1000, 0},
+    unit_spelling{"mg/m³", "mg/m³", 1, 0},    unit_spelling{"mg/m³", "mg/m3", 1, 0},
+    unit_spelling{"mg/m³", "µg/m³", 0.001, 0}, unit_spelling{"mg/m³", "ug/m3", 0.001, 0},
 };
 
 }  // namespace

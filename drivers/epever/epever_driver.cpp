@@ -122,7 +122,10 @@ constexpr std::array metric_keys{
     metric_key{"BATT_SOC", "battery_soc"},       metric_key{"BATT_TEMP", "battery_temperature"},
     metric_key{"DEVICE_TEMP", "controller_temperature"},
     metric_key{"LOAD_W", "load_power"},          metric_key{"GEN_TOT", "pv_energy_total"},
-    metric_key{"CONS_TOT", "load_energy_total"},
+    metric_key{"CONS_TOT", "load_energy_total"},      metric_key{"GEN_DAY", "pv_energy_today"},
+    metric_key{"CONS_DAY", "load_energy_today"},      metric_key{"BATT_A", "battery_current"},
+    metric_key{"BATT_W", "battery_power"},            metric_key{"LOAD_V", "load_voltage"},
+    metric_key{"LOAD_A", "load_current"},
 };
 
 // State texts of EPEver2MQTT (old and new firmware spell them differently) and
@@ -334,7 +337,7 @@ void epever_driver::apply(controller_report& report, std::string_view key, const
     }
     report.faults.emplace_back(std::string(key), std::move(codes));
   }
-  // Other keys (CHARGER_MODE, BATT_A, LOAD_V, day counters, settings …) are not stored.
+  // Other keys (CHARGER_MODE, month and year counters, settings …) are not stored.
 }
 
 // After all of a controller's values: CONNECTION decides whether they count.

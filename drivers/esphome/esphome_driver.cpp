@@ -69,6 +69,8 @@ constexpr std::array device_class_metrics{
     device_class_metric{"current", "current"},           device_class_metric{"power", "power"},
     device_class_metric{"energy", "energy"},             device_class_metric{"signal_strength", "rssi"},
     device_class_metric{"precipitation", "rainfall"},
+    device_class_metric{"apparent_power", "apparent_power"}, device_class_metric{"reactive_power", "reactive_power"},
+    device_class_metric{"power_factor", "power_factor"},
 };
 
 struct sensor_mapping {

@@ -26,6 +26,12 @@ constexpr std::array options{
                   "%hostname% or %id% as whole levels, other levels literal. Change driver.tasmota.topics to "
                   "match, e.g. \"%topic%/%prefix%/\" with topics = [\"+/tele/+\"].",
                   {}, &check_tasmota_full_topic},
+    driver_option{"other_full_topics", driver_option_kind::text_list, "[]",
+                  "More FullTopic patterns in use at once (a fleet flashed at different times), tried after "
+                  "full_topic in this order; the first that fits a topic reads it. Add their filters to "
+                  "driver.tasmota.topics, e.g. other_full_topics = [\"xa-01/%prefix%/%topic%/\"] with topics = "
+                  "[\"tele/+/+\", \"xa-01/tele/+/+\"].",
+                  {}, &check_tasmota_full_topic},
     driver_option{"device_kind", driver_option_kind::choice, "\"environment\"",
                   "Device kind recorded for every Tasmota device. With streetlight, relay state POWER/POWER1 is "
                   "stored as lamp_on instead of switch_on.",
@@ -83,6 +89,7 @@ constexpr std::array sensor_keys{
     sensor_key{"TVOC", "voc", unit_source::fixed, "ppb"},
     sensor_key{"Illuminance", "illuminance", unit_source::fixed, "lx"},
     sensor_key{"Moisture", "soil_moisture", unit_source::fixed, "%"},
+    sensor_key{"DewPoint", "dew_point", unit_source::temperature_unit, ""},
 };
 // The ENERGY block of power-monitoring plugs (HLW8012, BL0937, PZEM...).
 constexpr std::array energy_keys{
@@ -90,6 +97,11 @@ constexpr std::array energy_keys{
     sensor_key{"Power", "power", unit_source::fixed, "W"},
     sensor_key{"Voltage", "voltage", unit_source::fixed, "V"},
     sensor_key{"Current", "current", unit_source::fixed, "A"},
+    sensor_key{"Today", "energy_today", unit_source::fixed, "kWh"},
+    sensor_key{"Yesterday", "energy_yesterday", unit_source::fixed, "kWh"},
+    sensor_key{"ApparentPower", "apparent_power", unit_source::fixed, "VA"},
+    sensor_key{"ReactivePower", "reactive_power", unit_source::fixed, "VAr"},
+    sensor_key{"Factor", "power_factor", unit_source::fixed, "ratio"},
 };
 
 // Which sensor gave each metric so far in this message.
@@ -115,7 +127,8 @@ class tasmota_driver final : public driver {
   // Tasmota's "Time" (local, no offset) as device time, when time_offset is set.
   void read_time(decoded_message& out, simdjson::ondemand::value value) const;
 
-  std::vector<std::string> full_topic_levels_;
+  // full_topic, then each of other_full_topics: the levels of each pattern.
+  std::vector<std::vector<std::string>> full_topics_;
   device_kind kind_ = device_kind::environment;
   std::string time_offset_;  // "+07:00"; empty: Time is not used
   simdjson::ondemand::parser parser_;
@@ -123,10 +136,16 @@ class tasmota_driver final : public driver {
 };
 
 tasmota_driver::tasmota_driver(const driver_settings& settings) {
-  std::string_view full_topic = "%prefix%/%topic%/";
-  if (const auto it = settings.texts.find("full_topic"); it != settings.texts.end()) full_topic = it->second;
-  while (!full_topic.empty() && full_topic.back() == '/') full_topic.remove_suffix(1);
-  for (const auto level : split_levels(full_topic)) full_topic_levels_.emplace_back(level);
+  std::vector<std::string_view> patterns{"%prefix%/%topic%/"};
+  if (const auto it = settings.texts.find("full_topic"); it != settings.texts.end()) patterns.front() = it->second;
+  if (const auto it = settings.lists.find("other_full_topics"); it != settings.lists.end()) {
+    patterns.insert(patterns.end(), it->second.begin(), it->second.end());
+  }
+  for (auto full_topic : patterns) {
+    while (!full_topic.empty() && full_topic.back() == '/') full_topic.remove_suffix(1);
+    auto& levels = full_topics_.emplace_back();
+    for (const auto level : split_levels(full_topic)) levels.emplace_back(level);
+  }
   if (const auto it = settings.texts.find("device_kind"); it != settings.texts.end() && it->second == "streetlight") {
     kind_ = device_kind::streetlight;
   }
@@ -148,27 +167,43 @@ void tasmota_driver::read_time(decoded_message& out, simdjson::ondemand::value v
 
 std::variant<tasmota_topic, rejection> tasmota_driver::parse_topic(std::string_view topic) const {
   const auto levels = split_levels(topic);
-  if (levels.size() != full_topic_levels_.size() + 1) {
-    return rejection{reject_reason::unknown_topic, "topic does not have the levels of driver.tasmota.full_topic plus one"};
-  }
-  tasmota_topic parsed{tasmota_message::ignored, {}};
-  for (std::size_t i = 0; i < full_topic_levels_.size(); ++i) {
-    const auto& pattern = full_topic_levels_[i];
-    if (pattern == "%prefix%") {
-      // stat/ and cmnd/ carry command results and commands, not telemetry.
-      if (levels[i] != "tele") return rejection{reject_reason::unknown_topic, "only the tele prefix carries telemetry"};
-    } else if (is_device_token(pattern)) {
-      parsed.device = levels[i];
-    } else if (levels[i] != pattern) {
-      return rejection{reject_reason::unknown_topic, fmt::format("level {} must be \"{}\" (driver.tasmota.full_topic)", i + 1, pattern)};
+  // The first FullTopic pattern that fits; if none does, why the first did not.
+  std::optional<rejection> first_refusal;
+  std::optional<tasmota_topic> parsed;
+  for (const auto& pattern : full_topics_) {
+    if (parsed) break;
+    auto refuse = [&](std::string detail) {
+      if (!first_refusal) first_refusal = rejection{reject_reason::unknown_topic, std::move(detail)};
+    };
+    if (levels.size() != pattern.size() + 1) {
+      refuse("topic does not have the levels of driver.tasmota.full_topic plus one");
+      continue;
     }
+    tasmota_topic candidate{tasmota_message::ignored, {}};
+    bool fits = true;
+    for (std::size_t i = 0; i < pattern.size() && fits; ++i) {
+      if (pattern[i] == "%prefix%") {
+        // stat/ and cmnd/ carry command results and commands, not telemetry.
+        if (levels[i] != "tele") {
+          refuse("only the tele prefix carries telemetry");
+          fits = false;
+        }
+      } else if (is_device_token(pattern[i])) {
+        candidate.device = levels[i];
+      } else if (levels[i] != pattern[i]) {
+        refuse(fmt::format("level {} must be \"{}\" (driver.tasmota.full_topic)", i + 1, pattern[i]));
+        fits = false;
+      }
+    }
+    if (fits) parsed = candidate;
   }
+  if (!parsed) return std::move(*first_refusal);
   const auto suffix = levels.back();
-  parsed.type = suffix == "SENSOR"  ? tasmota_message::sensor
+  parsed->type = suffix == "SENSOR"  ? tasmota_message::sensor
                 : suffix == "STATE" ? tasmota_message::state
                 : suffix == "LWT"   ? tasmota_message::last_will
                                     : tasmota_message::ignored;
-  return parsed;
+  return *parsed;
 }
 
 decode_result tasmota_driver::decode(std::string_view topic, std::string_view payload) {

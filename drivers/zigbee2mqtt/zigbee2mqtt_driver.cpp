@@ -86,6 +86,10 @@ constexpr std::array mapped_keys{
     mapped_key{"soil_moisture", "soil_moisture", "%"},
     mapped_key{"battery", "battery_soc", "%"},      mapped_key{"linkquality", "link_quality", "lqi"},
     mapped_key{"power", "power", "W"},              mapped_key{"energy", "energy", "kWh"},
+    mapped_key{"power_apparent", "apparent_power", "VA"}, mapped_key{"power_reactive", "reactive_power", "VAr"},
+    mapped_key{"power_factor", "power_factor", ""},
+    mapped_key{"formaldehyd", "formaldehyde", "mg/m³"}, mapped_key{"soil_temperature", "soil_temperature", "°C"},
+    mapped_key{"soil_conductivity", "soil_conductivity", "µS/cm"},
     mapped_key{"current", "current", "A"},
 };
 

@@ -25,6 +25,13 @@ constexpr std::array metrics{
     metric_info{"battery_temperature", "°C", -40, 85, "Battery temperature (the charge controller's probe)."},
     metric_info{"pv_energy_total", "kWh", 0, 10000000, "Solar energy generated, the controller's counter total."},
     metric_info{"load_energy_total", "kWh", 0, 10000000, "Energy consumed by the load, the controller's counter total."},
+    metric_info{"pv_energy_today", "kWh", 0, 1000, "Solar energy generated since local midnight (the controller's day counter)."},
+    metric_info{"load_energy_today", "kWh", 0, 1000, "Energy consumed by the load since local midnight (the controller's day counter)."},
+    metric_info{"battery_current", "A", -100, 100, "Battery current: positive while charging, negative while discharging."},
+    metric_info{"battery_power", "W", -3000, 3000, "Battery power: positive while charging, negative while discharging."},
+    metric_info{"load_voltage", "V", 0, 60, "Voltage at the controller's load (lamp) output."},
+    metric_info{"load_current", "A", 0, 60, "Current drawn by the load (lamp)."},
+    metric_info{"fault_active", "bool", 0, 1, "The device reports an active fault (1) or none (0); which fault is an event."},
     // Environment station
     metric_info{"pm2_5", "µg/m³", 0, 2000, "Fine particulate matter, PM2.5 mass concentration."},
     metric_info{"pm10", "µg/m³", 0, 5000, "Coarse particulate matter, PM10 mass concentration."},
@@ -39,12 +46,23 @@ constexpr std::array metrics{
     metric_info{"voc", "ppb", 0, 60000, "Total volatile organic compounds."},
     metric_info{"illuminance", "lx", 0, 200000, "Illuminance (daylight sensors, lamp light sensors)."},
     metric_info{"soil_moisture", "%", 0, 100, "Volumetric soil moisture."},
+    metric_info{"soil_temperature", "°C", -20, 70, "Soil temperature at the probe."},
+    metric_info{"soil_conductivity", "µS/cm", 0, 20000, "Soil electrical conductivity (salinity and fertiliser)."},
+    metric_info{"water_temperature", "°C", -5, 60, "Water temperature (pond, canal, tank)."},
+    metric_info{"dew_point", "°C", -60, 60, "Dew point of the air, as the sensor computes it."},
+    metric_info{"formaldehyde", "mg/m³", 0, 50, "Formaldehyde (HCHO) concentration."},
+    metric_info{"rain_detected", "bool", 0, 1, "The rain sensor is wet (1) or dry (0)."},
     // Mains and appliance power (smart plugs, relay boards, energy meters)
     metric_info{"switch_on", "bool", 0, 1, "Relay or switch output on (1) or off (0); a lamp uses lamp_on."},
     metric_info{"voltage", "V", 0, 500, "Supply or mains voltage (battery voltage is battery_voltage)."},
     metric_info{"current", "A", 0, 100, "Load current."},
     metric_info{"power", "W", 0, 25000, "Active power drawn by the load."},
     metric_info{"energy", "kWh", 0, 10000000, "Energy counter total since the meter was reset."},
+    metric_info{"energy_today", "kWh", 0, 100000, "Energy counted since local midnight (the meter's day counter)."},
+    metric_info{"energy_yesterday", "kWh", 0, 100000, "Energy counted yesterday (the meter's previous day)."},
+    metric_info{"apparent_power", "VA", 0, 25000, "Apparent power of the load."},
+    metric_info{"reactive_power", "var", -25000, 25000, "Reactive power of the load."},
+    metric_info{"power_factor", "ratio", 0, 1, "Power factor of the load, 0 … 1."},
     // Device health
     metric_info{"link_quality", "lqi", 0, 255, "Zigbee link quality indicator of the last message."},
     metric_info{"rssi", "dBm", -130, 0, "Received radio signal strength."},
@@ -63,14 +81,15 @@ constexpr std::array metrics{
 // one hash and usually one comparison, where a scan of the list compared ~15.
 // The hash reads the length and three bytes (first, middle, last), not every
 // byte as FNV-1a did (~110 instructions a lookup before, ~70 now); over this
-// catalogue it still places every name within two probes (static_assert).
+// catalogue it still places every name within two probes (static_assert; the
+// multipliers were searched for so that each name has a slot of its own).
 constexpr std::uint32_t name_hash(std::string_view name) {
   if (name.empty()) return 0;
   const auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(name[i])); };
-  return (static_cast<std::uint32_t>(name.size()) * 0x9E37U) ^ (byte(0) * 0x85EBU) ^ (byte(name.size() - 1) * 0xC2B2U) ^
-         (byte(name.size() / 2) * 0x27D4U);
+  return (static_cast<std::uint32_t>(name.size()) * 0x97F9U) ^ (byte(0) * 0x1C67U) ^ (byte(name.size() - 1) * 0xE8D5U) ^
+         (byte(name.size() / 2) * 0x36BFU);
 }
-constexpr std::size_t slot_count = 128;  // a power of two, over 3x the metrics
+constexpr std::size_t slot_count = 256;  // a power of two, over 3x the metrics
 constexpr std::uint8_t empty_slot = 0xff;
 static_assert(metrics.size() * 3 <= slot_count && metrics.size() < empty_slot);
 struct slot_table {

@@ -36,6 +36,23 @@ TEST_CASE("tasmota: a custom FullTopic puts the prefix anywhere") {
   CHECK(ok(driver->decode("xa/den-cong/tele/LWT", "Offline")).reported_availability == availability::offline);
 }
 
+TEST_CASE("tasmota: several FullTopic patterns at once - the first that fits reads the topic") {
+  auto settings = tasmota_settings();
+  settings.lists["other_full_topics"] = {"xa/%topic%/%prefix%/", "%prefix%/thon-3/%hostname%/"};
+  auto driver = make_tasmota_driver(settings);
+  CHECK(ok(driver->decode("tele/den-cong/STATE", R"({"POWER":"ON"})")).device_id == "tasmota/den-cong");
+  CHECK(ok(driver->decode("xa/den-08/tele/STATE", R"({"POWER":"ON"})")).device_id == "tasmota/den-08");
+  CHECK(ok(driver->decode("tele/thon-3/tasmota-5C8A3F/SENSOR", R"({"AM2301":{"Temperature":29.5}})")).device_id ==
+        "tasmota/tasmota-5C8A3F");
+  // Fits none: refused with why the first pattern did not fit.
+  const auto none = driver->decode("xb/den-08/tele/STATE", R"({"POWER":"ON"})");
+  REQUIRE(std::holds_alternative<rejection>(none));
+  CHECK(std::get<rejection>(none).reason == reject_reason::unknown_topic);
+  CHECK(std::get<rejection>(none).detail == "topic does not have the levels of driver.tasmota.full_topic plus one");
+  // A command result under any pattern is not telemetry.
+  CHECK(std::holds_alternative<rejection>(driver->decode("xa/den-08/stat/RESULT", R"({"POWER":"ON"})")));
+}
+
 TEST_CASE("tasmota: relays of a streetlight board are lamps") {
   auto driver = make_tasmota_driver(tasmota_settings("%prefix%/%topic%/", "streetlight"));
   const auto m = ok(driver->decode("tele/den-duong-3/STATE", R"({"POWER":"ON","Dimmer":70})"));
