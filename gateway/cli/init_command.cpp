@@ -252,7 +252,17 @@ int init_gateway(init_options options) {
     }
 
     std::string broker_text(shipped_broker_config);
-    replace_once(broker_text, "bind_interface eth0\n", fmt::format("bind_interface {}\n", options.lan_interface));
+    if (options.lan_interface == "lo") {
+      // A LAN listener bound to lo would take 127.0.0.1:1883, the loopback
+      // listener's address, and mosquitto would refuse to start: the
+      // loopback listener alone serves clients on this machine.
+      replace_once(broker_text, "listener 1883\nbind_interface eth0\n",
+                   "# (communegw init --lan-interface lo: no LAN listener; the loopback listener above serves\n"
+                   "# clients on this machine. Run init again with the LAN interface for devices on the network.)\n");
+      std::cerr << text(messages::loopback_only) << '\n';
+    } else {
+      replace_once(broker_text, "bind_interface eth0\n", fmt::format("bind_interface {}\n", options.lan_interface));
+    }
     replace_once(broker_text, "/etc/mosquitto/conf.d/communegw.passwd", broker_passwd.string());
     replace_once(broker_text, "/etc/mosquitto/conf.d/communegw.acl", broker_acl_path.string());
     if (!fs::exists(fs::path("/sys/class/net") / options.lan_interface, ec)) {

@@ -32,6 +32,11 @@ inline constexpr init_message no_directory{"directory {} does not exist", "thư 
 inline constexpr init_message no_interface{
     "warning: network interface {} not found on this machine; set --lan-interface (see `ip -br addr`)",
     "cảnh báo: không tìm thấy giao diện mạng {} trên máy này; đặt --lan-interface (xem `ip -br addr`)"};
+inline constexpr init_message loopback_only{
+    "note: --lan-interface lo: the broker listens on this machine only (no LAN listener); devices on the network "
+    "need init with the LAN interface (see `ip -br addr`)",
+    "lưu ý: --lan-interface lo: broker chỉ nghe trên máy này (không có listener LAN); thiết bị trong mạng cần chạy "
+    "init với giao diện LAN (xem `ip -br addr`)"};
 inline constexpr init_message written{"Written: {}\n         {}\n         {}\n         {}",
                                       "Đã ghi: {}\n        {}\n        {}\n        {}"};
 inline constexpr init_message passwords_once{

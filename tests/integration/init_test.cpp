@@ -168,3 +168,48 @@ TEST_CASE("init refuses to overwrite without --force, replaces the untouched pac
   CHECK(no_dir.output.find("does not exist") != std::string::npos);
   CHECK(run_communegw(init_args(empty, {"--lang", "fr"}), empty.path()).status != 0);
 }
+
+TEST_CASE("the broker config init writes starts a real mosquitto for a LAN interface and for lo") {
+  // A LAN interface of this machine that is up (the listener binds to it;
+  // no traffic is sent there).
+  std::string lan;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net")) {
+    const auto name = entry.path().filename().string();
+    if (name != "lo" && read_file(entry.path() / "operstate").rfind("up", 0) == 0) {
+      lan = name;
+      break;
+    }
+  }
+  if (lan.empty()) FAIL("no network interface other than lo is up on this machine: the LAN case cannot be tested");
+  for (const auto& interface : std::vector<std::string>{lan, "lo"}) {
+    CAPTURE(interface);
+    temp_dir dir;
+    std::filesystem::create_directories(dir / "etc");
+    std::filesystem::create_directories(dir / "broker-conf");
+    auto args = init_args(dir, identity);
+    args[6] = interface;
+    const auto result = run_communegw(args, dir.path());
+    REQUIRE(result.status == 0);
+    const auto generated = read_file(dir / "broker-conf" / "communegw.conf");
+    const int lan_port = free_port();
+    chmod(dir.path().c_str(), 0755);
+    std::system(("chmod -R a+rX " + (dir / "broker-conf").string()).c_str());
+    if (interface == "lo") {
+      // One listener: a second one on lo would take the loopback listener's address.
+      CHECK(generated.find("\nbind_interface ") == std::string::npos);
+      CHECK(generated.find("\nlistener 1883\n") == std::string::npos);
+      CHECK(result.output.find("no LAN listener") != std::string::npos);
+    } else {
+      CHECK(generated.find("listener 1883\nbind_interface " + interface + "\n") != std::string::npos);
+    }
+    // Only the ports change (this machine's 1883 may be taken), and where
+    // mosquitto keeps its state. It must start (the harness waits for its
+    // loopback listener and throws with mosquitto's log if it does not).
+    std::unique_ptr<mosquitto_broker> broker;
+    REQUIRE_NOTHROW(broker = std::make_unique<mosquitto_broker>(dir / "broker", [&](int port) {
+      auto conf = replace_all(generated, "listener 1883 127.0.0.1\n", "listener " + std::to_string(port) + " 127.0.0.1\n");
+      conf = replace_all(conf, "listener 1883\n", "listener " + std::to_string(lan_port) + "\n");
+      return "persistence true\npersistence_location " + (dir / "broker").string() + "/\nlog_dest stdout\n" + conf;
+    }));
+  }
+}
