@@ -300,7 +300,7 @@ void tasmota_driver::decode_sensor_block(decoded_message& out, std::string_view 
         if (candidate.key == key) mapping = &candidate;
       }
     }
-    if (!mapping) continue;  // DewPoint, SeaPressure, CF2.5, PB0.3, Id, A0 …: not canonical metrics
+    if (!mapping) continue;  // SeaPressure, CF2.5, PB0.3, Id, A0 …: not canonical metrics
     const auto field_name = fmt::format("{}.{}", sensor, key);
     simdjson::ondemand::json_type type;
     if (value.type().get(type) == simdjson::SUCCESS && type == simdjson::ondemand::json_type::array) {

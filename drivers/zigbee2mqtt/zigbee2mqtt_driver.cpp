@@ -409,7 +409,7 @@ void zigbee2mqtt_driver::decode_key(decoded_message& out, const device_metadata*
   // The unit the installer registered for this field, for devices whose
   // bridge never announces it (docs/devices.md).
   const auto registered_unit = registry_ ? registry_->unit_of(device_id, key) : std::nullopt;
-  if (!exposed_unit && registered_unit) exposed_unit = registered_unit;
+  if ((!exposed_unit || exposed_unit->empty()) && registered_unit) exposed_unit = registered_unit;
 
   if (metric_key == "brightness") {
     // Zigbee level 0 … 254 (254 = full), whatever the expose says.
