@@ -25,6 +25,11 @@ class driver {
  public:
   virtual ~driver() = default;
   virtual decode_result decode(std::string_view topic, std::string_view payload) = 0;
+  // Gives back what the driver's buffers grew to for the payload it just
+  // decoded (a parser keeps its capacity: a few MiB payloads would otherwise
+  // stay allocated per driver for life). Called by ingest, on the same thread
+  // as decode(), after a payload over large_payload_bytes (inbound_message.hpp).
+  virtual void release_memory() {}
 };
 
 // An option of one driver, under [driver.<name>]. Declared by the driver in

@@ -174,6 +174,11 @@ namespace {
 // Parses `payload` into `doc`: binary_payload or malformed_json on failure.
 std::optional<rejection> open_document(simdjson::ondemand::parser& parser, padded_buffer& buffer,
                                        std::string_view payload, simdjson::ondemand::document& doc) {
+  if (payload.size() > max_json_bytes) {
+    return rejection{reject_reason::oversized_payload,
+                     fmt::format("a JSON payload of {} bytes is over the {} bytes the gateway parses", payload.size(),
+                                 max_json_bytes)};
+  }
   // iterate() checks that the whole payload is UTF-8 (stage 1) and fails if
   // it is not; validate_utf8 runs only then, to tell binary payloads from
   // broken JSON (a second pass over every accepted payload cost ~140

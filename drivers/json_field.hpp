@@ -101,9 +101,22 @@ void append_text_list(std::string& out, const std::vector<std::string_view>& ite
 class padded_buffer {
  public:
   simdjson::padded_string_view wrap(std::string_view payload);
+  void release() { std::string().swap(storage_); }
 
  private:
   std::string storage_;
 };
+
+// Frees a parser's and its buffer's memory (driver::release_memory).
+inline void release(simdjson::ondemand::parser& parser, padded_buffer& buffer) {
+  parser = simdjson::ondemand::parser{};
+  buffer.release();
+}
+
+// JSON payloads over this size are refused (oversized_payload) before
+// parsing: device JSON is far smaller (a Zigbee2MQTT bridge/devices list of
+// 1,000 devices is ~3 MiB), and simdjson needs several times a document's
+// size while parsing it, which a Pi must be able to spare.
+inline constexpr std::size_t max_json_bytes = 4 * 1024 * 1024;
 
 }  // namespace communegw::json_field

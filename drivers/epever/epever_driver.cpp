@@ -211,6 +211,7 @@ class epever_driver final : public driver {
  public:
   explicit epever_driver(const driver_settings& settings);
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override { json_field::release(parser_, buffer_); }
 
  private:
   decode_result decode_data(const epever_topic& where, std::string_view payload);

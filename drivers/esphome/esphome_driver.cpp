@@ -122,6 +122,7 @@ class esphome_driver final : public driver {
  public:
   explicit esphome_driver(const driver_settings& settings);
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override { json_field::release(parser_, buffer_); }
 
  private:
   esphome_topic parse_topic(std::string_view topic) const;

@@ -210,6 +210,7 @@ class frigate_driver final : public driver {
  public:
   explicit frigate_driver(const driver_settings& settings);
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override { json_field::release(parser_, buffer_); }
 
  private:
   decode_result decode_tracked(const frigate_topic& where, std::string_view payload, bool review);

@@ -104,6 +104,7 @@ class json_mapping_driver final : public driver {
  public:
   explicit json_mapping_driver(const driver_settings& settings);
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override { json_field::release(parser_, buffer_); }
 
  private:
   std::vector<mapping> mappings_;

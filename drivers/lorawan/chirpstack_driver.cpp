@@ -104,6 +104,10 @@ class chirpstack_driver final : public driver {
  public:
   explicit chirpstack_driver(const driver_settings& settings) : settings_(read_lorawan_settings(settings)) {}
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override {
+    json_field::release(parser_, buffer_);
+    json_field::release(codec_parser_, codec_buffer_);
+  }
 
  private:
   decode_result decode_up(decoded_message out, simdjson::ondemand::object& event);

@@ -58,6 +58,7 @@ class things_stack_driver final : public driver {
  public:
   explicit things_stack_driver(const driver_settings& settings) : settings_(read_lorawan_settings(settings)) {}
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override { json_field::release(parser_, buffer_); }
 
  private:
   std::optional<rejection> decode_uplink_message(simdjson::ondemand::value uplink, decoded_message& out);

@@ -111,6 +111,7 @@ constexpr std::size_t max_readings_per_message = 9;  // a streetlight status wit
 class native_driver final : public driver {
  public:
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override { json_field::release(parser_, buffer_); }
 
  private:
   // Both decode into the message in place (decode returns one object, so the

@@ -461,6 +461,10 @@ class sparkplug_driver final : public driver {
  public:
   explicit sparkplug_driver(const driver_settings& settings);
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override {
+    json_field::release(parser_, buffer_);
+    spb::Payload().Swap(&payload_);  // its repeated fields keep their capacity otherwise
+  }
 
  private:
   decode_result decode_state(std::string_view host, std::string_view payload);

@@ -114,6 +114,7 @@ class tasmota_driver final : public driver {
  public:
   explicit tasmota_driver(const driver_settings& settings);
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override { json_field::release(parser_, buffer_); }
 
  private:
   std::variant<tasmota_topic, rejection> parse_topic(std::string_view topic) const;

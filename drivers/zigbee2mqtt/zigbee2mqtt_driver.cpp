@@ -120,6 +120,7 @@ class zigbee2mqtt_driver final : public driver {
  public:
   explicit zigbee2mqtt_driver(const driver_settings& settings);
   decode_result decode(std::string_view topic, std::string_view payload) override;
+  void release_memory() override { json_field::release(parser_, buffer_); }
 
  private:
   std::variant<z2m_topic, rejection> parse_topic(std::string_view topic) const;

@@ -6,11 +6,13 @@
 
 #include "gateway/cli/commands.hpp"
 #include "gateway/mqtt/paho_process.hpp"
+#include "gateway/service/process_memory.hpp"
 #include "gateway/store/sqlite.hpp"
 #include "gateway/store/store.hpp"
 
 int main(int argc, char** argv) {
   using namespace communegw;
+  process_memory::configure();
   sqlite::configure_process();
   paho::configure_process();
   CLI::App app{"communegw: commune IoT edge gateway (MQTT ingest, durable SQLite store)"};

@@ -102,6 +102,7 @@ void ingest::trim_oversized(inbound_message& message) const {
   const auto kept = std::min(message.payload.size(), quarantine_excerpt_bytes);
   message.payload_bytes_left_out += message.payload.size() - kept;
   message.payload = message.payload.substr(0, kept);
+  message.owner = nullptr;  // the excerpt is copied; the message can go at once
 }
 
 void ingest::accept(const inbound_message& message, received_message& out) {
@@ -144,8 +145,11 @@ void ingest::accept(const inbound_message& message, received_message& out) {
           ::new (static_cast<void*>(&out.result)) decode_result(target->decode(topic, payload));
         } catch (...) {
           ::new (static_cast<void*>(&out.result)) decode_result();
+          if (payload.size() > large_payload_bytes) target->release_memory();
           throw;
         }
+        // The result holds no view into the driver's buffers (decoded_message owns its strings).
+        if (payload.size() > large_payload_bytes) target->release_memory();
         if (auto* why = std::get_if<rejection>(&out.result)) {
           refuse(std::move(*why));
         } else {

@@ -19,6 +19,13 @@
 // the next message is read, and batching would never happen.
 // The wait is also the back-pressure: when the store cannot write, callbacks
 // block, Paho stops reading, and the broker keeps messages in our session.
+// Large payloads (over large_payload_bytes) are not copied: the queue keeps
+// their MQTT message (inbound_message::owner), freed when the writer's next
+// batch replaces them (rare enough not to meet Paho's allocator lock). They
+// are also bounded by their bytes:
+// a callback returns only while at most max_large_uncommitted_bytes of them
+// are uncommitted, or when its message is the oldest uncommitted one. A
+// hundred 16 MiB messages behind one commit were 1.6 GB in this queue.
 //
 // The queue copies each message's topic and payload into one buffer of its
 // own, and the writer takes that buffer whole (a swap) with the batch. Keeping
@@ -35,6 +42,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <iterator>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,12 +56,15 @@ namespace communegw {
 namespace detail {
 struct queued_entry {
   std::uint64_t ticket;
-  std::size_t offset;  // of the topic in the bytes, the payload follows it
+  std::size_t offset;  // of the topic in the bytes, the payload follows it (unless kept by `owner`)
   std::size_t topic_size;
   std::size_t payload_size;
   std::size_t payload_bytes_left_out;
   time_stamp received;
   delivery_flags flags;
+  // A large payload: not in the bytes, kept alive by its MQTT message.
+  std::shared_ptr<const void> owner;
+  const char* owned_payload = nullptr;
 };
 }  // namespace detail
 
@@ -65,8 +78,9 @@ class queued_batch {
   inbound_message operator[](std::size_t i) const {
     const auto& e = entries_[i];
     const std::string_view all(bytes_);
-    return {all.substr(e.offset, e.topic_size), all.substr(e.offset + e.topic_size, e.payload_size),
-            e.payload_bytes_left_out, e.received, e.flags};
+    const auto payload = e.owner ? std::string_view(e.owned_payload, e.payload_size)
+                                 : all.substr(e.offset + e.topic_size, e.payload_size);
+    return {all.substr(e.offset, e.topic_size), payload, e.payload_bytes_left_out, e.received, e.flags};
   }
 
  private:
@@ -91,11 +105,21 @@ class ingest_queue {
     // per message cost a futex call here and a context switch on the other
     // core for each of tens of thousands of messages a second.
     const bool was_empty = empty();
+    const bool keep_message = message.owner != nullptr;
     items_.push_back({ticket, bytes_.size(), message.topic.size(), message.payload.size(),
-                      message.payload_bytes_left_out, message.received, message.flags});
-    bytes_.append(message.topic).append(message.payload);
+                      message.payload_bytes_left_out, message.received, message.flags, message.owner,
+                      keep_message ? message.payload.data() : nullptr});
+    bytes_.append(message.topic);
+    if (!keep_message) bytes_.append(message.payload);
+    if (message.payload.size() > large_payload_bytes) {
+      large_pending_.emplace_back(ticket, message.payload.size());
+      large_uncommitted_bytes_ += message.payload.size();
+    }
     if (was_empty) not_empty_.notify_one();
-    const auto may_return = [&] { return abandoned_ || committed_ticket_ + max_uncommitted_ >= ticket; };
+    const auto may_return = [&] {
+      return abandoned_ || (committed_ticket_ + max_uncommitted_ >= ticket &&
+                            (large_uncommitted_bytes_ <= max_large_uncommitted_bytes || committed_ticket_ + 1 == ticket));
+    };
     if (!may_return()) {
       // Held back by the store: counted, so that a slow disk shows up (the stats line, the benchmark).
       const auto since = std::chrono::steady_clock::now();
@@ -112,10 +136,11 @@ class ingest_queue {
   // writer no more will come.
   std::uint64_t pop_batch(queued_batch& out, std::size_t max, std::chrono::milliseconds wait, bool& closed) {
     // The spent buffers, emptied outside the lock; a buffer grown by a backlog
-    // of large payloads goes back to the allocator.
-    if (out.entries_.capacity() > max_kept_capacity) out.entries_ = {};
+    // of large payloads goes back to the allocator. (Swapped with an empty
+    // one: `= {}` is assign(initializer_list), which keeps the capacity.)
+    if (out.entries_.capacity() > max_kept_capacity) std::vector<detail::queued_entry>().swap(out.entries_);
     else out.entries_.clear();
-    if (out.bytes_.capacity() > max_kept_bytes) out.bytes_ = {};
+    if (out.bytes_.capacity() > max_kept_bytes) std::string().swap(out.bytes_);
     else out.bytes_.clear();
 
     std::unique_lock lock(mutex_);
@@ -131,7 +156,8 @@ class ingest_queue {
       } else {
         const std::size_t taken = std::min(max, items_.size() - head_);
         const auto first = items_.begin() + static_cast<std::ptrdiff_t>(head_);
-        out.entries_.assign(first, first + static_cast<std::ptrdiff_t>(taken));
+        // Moved: the taken entries' messages (owner) go with them.
+        out.entries_.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(taken)));
         head_ += taken;
         if (!empty()) {
           // Those left waiting keep their bytes in the queue's buffer.
@@ -157,6 +183,10 @@ class ingest_queue {
   void mark_committed(std::uint64_t ticket) {
     std::lock_guard lock(mutex_);
     committed_ticket_ = std::max(committed_ticket_, ticket);
+    while (!large_pending_.empty() && large_pending_.front().first <= committed_ticket_) {
+      large_uncommitted_bytes_ -= large_pending_.front().second;
+      large_pending_.pop_front();
+    }
     committed_cv_.notify_all();
   }
 
@@ -220,6 +250,11 @@ class ingest_queue {
   // grew them beyond the usual few thousand messages of ~250 bytes.
   static constexpr std::size_t max_kept_capacity = 4096;
   static constexpr std::size_t max_kept_bytes = 4u << 20;
+
+ public:
+  static constexpr std::size_t max_large_uncommitted_bytes = 16u << 20;
+
+ private:
   const std::uint64_t max_uncommitted_;
   mutable std::mutex mutex_;
   std::condition_variable not_empty_;
@@ -233,6 +268,9 @@ class ingest_queue {
   std::size_t head_ = 0;
   std::uint64_t last_ticket_ = 0;
   std::uint64_t committed_ticket_ = 0;
+  // Uncommitted messages over large_message_bytes: (ticket, payload bytes), oldest first.
+  std::deque<std::pair<std::uint64_t, std::size_t>> large_pending_;
+  std::size_t large_uncommitted_bytes_ = 0;
   bool closed_ = false;
   bool abandoned_ = false;
   std::uint64_t held_back_ = 0;

@@ -11,14 +11,22 @@
 // A view: `topic` and `payload` belong to the MQTT client's message and are
 // valid only during the sink call. The ingest queue copies them into a buffer
 // of its own (ingest_queue.hpp says why Paho's message must be freed on
-// Paho's thread).
+// Paho's thread), except a large payload, whose message it keeps instead
+// (`owner`): a fourth copy of a 16 MiB payload is what broke the memory bound.
 
+#include <memory>
 #include <string_view>
 
 #include "gateway/clock/clock.hpp"
 #include "gateway/model/received_message.hpp"
 
 namespace communegw {
+
+// A payload over this size is large: the queue keeps its MQTT message instead
+// of copying it, counts it against its byte bound, and the driver that decoded
+// it gives back its buffers (driver::release_memory). Device payloads are a
+// few hundred bytes; large ones are bridge device lists, snapshots, hostile input.
+inline constexpr std::size_t large_payload_bytes = 64 * 1024;
 
 struct inbound_message {
   std::string_view topic;
@@ -32,6 +40,10 @@ struct inbound_message {
   // subscriber, which has no clock), never when decoded.
   time_stamp received;
   delivery_flags flags;
+  // For a payload over large_payload_bytes: what keeps `payload`
+  // alive (the MQTT client's message), so the queue need not copy it. Null
+  // otherwise: small payloads are copied.
+  std::shared_ptr<const void> owner = nullptr;
 };
 
 }  // namespace communegw

@@ -103,6 +103,7 @@ class gateway_process {
   // SIGTERM (or `signal_number`), then its exit status.
   std::optional<int> terminate(std::chrono::milliseconds deadline, int signal_number = SIGTERM);
   bool running() { return process_ && process_->running(); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   std::filesystem::path config_path() const { return dir_ / "gw.toml"; }
   std::string log() const;
 

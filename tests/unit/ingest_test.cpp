@@ -279,6 +279,41 @@ TEST_CASE("a message keeps the time it arrived, not the time it was decoded") {
   CHECK(out.payload_size == 11);
 }
 
+TEST_CASE("large payloads: the queue keeps their message instead of a copy, and holds callbacks back by bytes") {
+  ingest_queue queue(100);
+  // Each large payload is owned by its "MQTT message": alive until the queue lets go.
+  const std::size_t large = ingest_queue::max_large_uncommitted_bytes / 2 + 1;  // two of them are over the bound
+  std::vector<std::weak_ptr<const std::string>> watch;
+  std::atomic<int> returned{0};
+  auto push = [&](int i) {
+    auto message = std::make_shared<const std::string>(large, static_cast<char>('a' + i));
+    watch.push_back(message);
+    queue.push_and_wait(inbound_message{.topic = "t/" + std::to_string(i), .payload = *message, .owner = message});
+    returned.fetch_add(1);
+  };
+  push(0);  // the oldest uncommitted: returns whatever its size
+  CHECK(returned == 1);
+  std::thread second([&] { push(1); });
+  while (queue.uncommitted() < 2) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(returned == 1);  // 2 x (bound / 2 + 1) bytes uncommitted: held back although max_uncommitted is 100
+  queued_batch batch;
+  bool closed = false;
+  CHECK(queue.pop_batch(batch, 10, std::chrono::milliseconds(0), closed) == 2);
+  REQUIRE(batch.size() == 2);
+  CHECK(batch[0].topic == "t/0");
+  CHECK(batch[0].payload.size() == large);
+  CHECK(batch[1].payload.front() == 'b');
+  queue.mark_committed(1);
+  second.join();
+  CHECK(returned == 2);
+  // The batch still holds both messages; the writer's next take lets go of them.
+  CHECK_FALSE(watch[0].expired());
+  queue.pop_batch(batch, 10, std::chrono::milliseconds(0), closed);
+  CHECK(watch[0].expired());
+  CHECK(watch[1].expired());
+}
+
 TEST_CASE("the ack rule: a callback returns only while at most max_uncommitted messages are ahead of the last commit") {
   ingest_queue queue(2);
   std::atomic<int> returned{0};
