@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "gateway/mqtt/connection_diagnosis.hpp"
+
 namespace communegw {
 namespace {
 
@@ -133,7 +135,8 @@ broker_subscriber::broker_subscriber(const mqtt_settings& settings, std::vector<
     sink_(inbound_message{.topic = message->get_topic(),
                           .payload = std::string_view(payload.data(), payload.size()),
                           .received = {},
-                          .flags = {.redelivered = message->is_duplicate(), .retained = message->is_retained()}});
+                          .flags = {.redelivered = message->is_duplicate(), .retained = message->is_retained()},
+                          .owner = payload.size() > large_payload_bytes ? message : nullptr});
   });
   client_->set_connected_handler([this](const std::string&) {
     stats_.connected = true;
@@ -230,6 +233,10 @@ std::string probe_broker(const mqtt_settings& settings) {
     client.disconnect()->wait_for(std::chrono::seconds(2));
     return {};
   } catch (const mqtt::exception& error) {
+    // Paho says "failed" alike for TCP and TLS: name the step that failed.
+    if (error.get_return_code() == -1) {
+      if (auto why = diagnose_connection(settings, settings.connect_timeout); !why.empty()) return "connection failed: " + why;
+    }
     return describe_connect_failure(error.get_return_code(), error.get_reason_code(),
                                     error.get_error_str().empty() ? error.what() : error.get_error_str());
   }

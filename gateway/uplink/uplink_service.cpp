@@ -8,6 +8,7 @@
 
 #include "gateway/model/json_text.hpp"
 #include "gateway/mqtt/broker_subscriber.hpp"
+#include "gateway/mqtt/connection_diagnosis.hpp"
 #include "gateway/uplink/wire.hpp"
 
 namespace communegw {
@@ -340,11 +341,24 @@ void uplink_service::on_delivered(std::uint64_t batch_id, bool ok, int reason_co
 
 void uplink_service::connect() {
   if (stopping_) return;
+  // Paho's thread: only describe and hand over. Naming which step failed
+  // (diagnose_connection) waits on the network: it runs on the uplink's thread.
   auto on_failure = [this](const mqtt::token& tok) {
     stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
-    const auto why = describe_connect_failure(tok.get_return_code(), tok.get_reason_code(), {});
-    failure_log_.log(spdlog::level::err, "uplink: cannot connect to {}: {}", cfg_.uplink.broker.uri, why);
-    boost::asio::post(io_, [this] { schedule_reconnect(); });
+    auto why = describe_connect_failure(tok.get_return_code(), tok.get_reason_code(), {});
+    const bool unexplained = tok.get_return_code() == -1;  // TCP or TLS: Paho does not say which
+    boost::asio::post(io_, [this, why = std::move(why), unexplained]() mutable {
+      if (unexplained) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_diagnosis_) {
+          next_diagnosis_ = now + diagnosis_interval;
+          last_diagnosis_ = diagnose_connection(cfg_.uplink.broker, cfg_.uplink.broker.connect_timeout);
+        }
+        if (!last_diagnosis_.empty()) why = "connection failed: " + last_diagnosis_;
+      }
+      failure_log_.log(spdlog::level::err, "uplink: cannot connect to {}: {}", cfg_.uplink.broker.uri, why);
+      schedule_reconnect();
+    });
   };
   struct listener final : mqtt::iaction_listener {
     std::function<void(const mqtt::token&)> failed;

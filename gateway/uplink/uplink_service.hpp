@@ -105,6 +105,11 @@ class uplink_service {
   std::shared_ptr<mqtt::iaction_listener> connect_listener_;
   backoff backoff_;
   rate_limited_log failure_log_{std::chrono::seconds(60)};
+  // Why connecting fails, found by repeating the connection step by step
+  // (connection_diagnosis.hpp); at most once per diagnosis_interval.
+  static constexpr std::chrono::minutes diagnosis_interval{1};
+  std::chrono::steady_clock::time_point next_diagnosis_{};
+  std::string last_diagnosis_;
   rate_limited_log store_log_{std::chrono::seconds(60)};
 
   std::map<std::uint64_t, batch> in_flight_;

@@ -61,3 +61,65 @@ TEST_CASE("TLS and username/password to the local broker - wrong CA and wrong pa
   CHECK(wrong_ca.output.find("fail  broker") != std::string::npos);
   CHECK(wrong_ca.output.find("TLS") != std::string::npos);
 }
+
+TEST_CASE("check names why a broker connection fails: refused, no TLS on the port, untrusted, wrong host, expired") {
+  temp_dir dir;
+  make_pki(dir.path(), "good");
+  make_pki(dir.path(), "other");
+  const auto pki = dir / "good";
+  // A server certificate for another host, and an expired one, both signed by the good CA.
+  const auto d = pki.string();
+  write_file(d + "/elsewhere.cnf", "subjectAltName=DNS:broker.elsewhere.example\n");
+  run_or_fail("openssl req -newkey rsa:2048 -nodes -subj /CN=broker.elsewhere.example -keyout " + d +
+              "/elsewhere.key -out " + d + "/elsewhere.csr");
+  run_or_fail("openssl x509 -req -in " + d + "/elsewhere.csr -CA " + d + "/ca.crt -CAkey " + d +
+              "/ca.key -CAcreateserial -days 2 -extfile " + d + "/elsewhere.cnf -out " + d + "/elsewhere.crt");
+  write_file(d + "/index.txt", "");
+  write_file(d + "/serial", "1000\n");
+  write_file(d + "/ca.cnf", "[ca]\ndefault_ca = here\n[here]\ndir = " + d + "\ndatabase = " + d + "/index.txt\nnew_certs_dir = " +
+                                d + "\nserial = " + d + "/serial\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n"
+                                "[any]\ncommonName = supplied\n");
+  run_or_fail("openssl ca -batch -notext -config " + d + "/ca.cnf -cert " + d + "/ca.crt -keyfile " + d + "/ca.key -in " + d +
+              "/server.csr -startdate 20240101000000Z -enddate 20240102000000Z -extfile " + d + "/san.cnf -out " + d +
+              "/expired.crt 2>/dev/null");
+  run_or_fail("chmod -R a+rX " + dir.path().string());
+  const int good_port = free_port(), elsewhere_port = free_port(), expired_port = free_port();
+  mosquitto_broker broker(dir / "broker", [&](int plain_port) {
+    auto tls_listener = [&](int port, const std::string& cert, const std::string& key) {
+      return "listener " + std::to_string(port) + " 127.0.0.1\ncafile " + d + "/ca.crt\ncertfile " + d + "/" + cert +
+             "\nkeyfile " + d + "/" + key + "\n";
+    };
+    return "allow_anonymous true\nlistener " + std::to_string(plain_port) + " 127.0.0.1\n" +
+           tls_listener(good_port, "server.crt", "server.key") + tls_listener(elsewhere_port, "elsewhere.crt", "elsewhere.key") +
+           tls_listener(expired_port, "expired.crt", "server.key") + "log_dest stdout\n";
+  });
+  auto check_with = [&](const std::string& uri, const std::string& ca) {
+    write_file(dir / "gw.toml", "[gateway]\nid = \"gw-tls\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nuri = \"" + uri +
+                                    "\"\nca_file = \"" + ca + "\"\nconnect_timeout = \"2s\"\n[store]\npath = \"" +
+                                    (dir / "store.db").string() + "\"\n");
+    const auto result = run_communegw({"--config", (dir / "gw.toml").string(), "check"}, dir.path());
+    INFO(result.output);
+    CHECK(result.status == 2);
+    return result.output;
+  };
+  const auto good_ca = (pki / "ca.crt").string();
+  const auto port = [](int p) { return std::to_string(p); };
+  // The good listener with the right CA works: the cases below differ in one thing each.
+  write_file(dir / "gw.toml", "[gateway]\nid = \"gw-tls\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nuri = \"ssl://127.0.0.1:" +
+                                  port(good_port) + "\"\nca_file = \"" + good_ca + "\"\n[store]\npath = \"" +
+                                  (dir / "store.db").string() + "\"\n");
+  CHECK(run_communegw({"--config", (dir / "gw.toml").string(), "check"}, dir.path()).output.find("ok    broker") !=
+        std::string::npos);
+
+  CHECK(check_with("ssl://127.0.0.1:" + port(free_port()), good_ca)
+            .find("connection failed: cannot connect to 127.0.0.1:") != std::string::npos);
+  CHECK(check_with("ssl://127.0.0.1:" + port(free_port()), good_ca).find("connection refused") != std::string::npos);
+  CHECK(check_with("ssl://127.0.0.1:" + port(broker.port()), good_ca)
+            .find("TLS: the broker does not speak TLS on port " + port(broker.port())) != std::string::npos);
+  CHECK(check_with("ssl://127.0.0.1:" + port(good_port), (dir / "other" / "ca.crt").string())
+            .find("TLS: the broker's certificate is not trusted: it is not signed by the configured CA") != std::string::npos);
+  CHECK(check_with("ssl://127.0.0.1:" + port(elsewhere_port), good_ca)
+            .find("TLS: the broker's certificate is not for \"127.0.0.1\"") != std::string::npos);
+  CHECK(check_with("ssl://127.0.0.1:" + port(expired_port), good_ca)
+            .find("TLS: the broker's certificate expired on 2024-01-02") != std::string::npos);
+}
