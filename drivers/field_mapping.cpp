@@ -14,6 +14,7 @@
 #include "drivers/readings.hpp"
 #include "drivers/units.hpp"
 #include "gateway/model/timestamp.hpp"
+#include "gateway/registry/device_registry.hpp"
 
 namespace communegw {
 namespace {
@@ -479,6 +480,7 @@ void field_mapping::read_codec_value(simdjson::ondemand::value value, std::strin
   double canonical = number.value;
   if (!on_off) {
     if (unit.empty()) unit = known->unit;
+    if (unit.empty() && registry_) unit = registry_->unit_of(state.out.device_id, key).value_or(std::string_view{});
     if (unit.empty()) {
       return refuse(reject_reason::unknown_value,
                     fmt::format("\"{}\": unit unknown (map it in a field table with its unit)", shown));

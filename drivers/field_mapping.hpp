@@ -53,6 +53,9 @@ class field_mapping {
   // Device time and sequence number inside the mapped object (json_mapping).
   void set_time(std::string_view pointer, time_format format);
   void set_sequence(std::string_view pointer);
+  // Units the installer registered for a device's codec fields, for names
+  // whose unit neither the name nor a suffix says (docs/devices.md). May be null.
+  void set_registry(const device_registry* registry) { registry_ = registry; }
 
   // Reads `root` (consumed) and adds readings, field rejections, device time
   // and sequence to `out`. Returns a rejection of the whole message only when
@@ -81,6 +84,7 @@ class field_mapping {
   std::string time_pointer_, sequence_pointer_;
   time_format time_format_ = time_format::iso8601;
   bool codec_names_ = false;
+  const device_registry* registry_ = nullptr;
 };
 
 // ---- declaration of the [[….field]] tables, shared by the drivers ----------

@@ -13,6 +13,7 @@
 #include "drivers/json_field.hpp"
 #include "drivers/readings.hpp"
 #include "drivers/units.hpp"
+#include "gateway/registry/device_registry.hpp"
 
 namespace communegw {
 namespace {
@@ -134,6 +135,7 @@ class esphome_driver final : public driver {
   std::unordered_map<std::string, sensor_mapping> mappings_;  // by object id
   std::string discovery_prefix_ = "homeassistant";
   device_kind kind_ = device_kind::environment;
+  const device_registry* registry_ = nullptr;  // units the installer registered; may be null
   // From discovery messages, by state topic. Bounded: a flood of invented
   // configs cannot grow it forever.
   std::unordered_map<std::string, discovered_entity> discovered_;
@@ -142,7 +144,7 @@ class esphome_driver final : public driver {
   json_field::padded_buffer buffer_;
 };
 
-esphome_driver::esphome_driver(const driver_settings& settings) {
+esphome_driver::esphome_driver(const driver_settings& settings) : registry_(settings.registry) {
   if (const auto it = settings.lists.find("sensors"); it != settings.lists.end()) {
     for (const auto& item : it->second) {
       // Validated at start-up (check_esphome_sensor_mapping): parses.
@@ -292,6 +294,8 @@ void esphome_driver::decode_sensor(decoded_message& out, std::string_view topic,
   std::string_view unit;
   if (discovered != discovered_.end() && !discovered->second.unit.empty()) unit = discovered->second.unit;
   else if (mapping != mappings_.end()) unit = mapping->second.unit;
+  // What the installer registered for this device's sensor (docs/devices.md).
+  if (unit.empty() && registry_) unit = registry_->unit_of(out.device_id, object_id).value_or(std::string_view{});
   if (unit.empty()) {
     reject_field(out, reject_reason::unknown_value,
                  fmt::format("\"{}\": unit unknown (no discovery message, no unit in driver.esphome.sensors)", object_id));

@@ -43,6 +43,7 @@ lorawan_settings read_lorawan_settings(const driver_settings& settings) {
   const bool builtin = codec == settings.texts.end() || codec->second == "builtin";
   const auto fields = settings.tables.find("field");
   out.fields = field_mapping(fields == settings.tables.end() ? std::vector<driver_table>{} : fields->second, builtin);
+  out.fields.set_registry(settings.registry);
   return out;
 }
 

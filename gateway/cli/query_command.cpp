@@ -211,8 +211,8 @@ std::string sql_for(const std::string& what) {
   if (what == "registry") {
     // The CSV columns `device import` reads (registry_csv_columns), then where
     // each was defined: the CSV output imports back as it is.
-    return "SELECT id, kind, name, village, latitude, longitude, road_length_m, report_interval, driver, units, source "
-           "FROM temp.registry WHERE (?1 = '' OR id = ?1) ORDER BY id";
+    return "SELECT id, kind, name, village, latitude, longitude, road_length_m, report_interval, metric_intervals, "
+           "driver, units, source FROM temp.registry WHERE (?1 = '' OR id = ?1) ORDER BY id";
   }
   throw config_error(
       fmt::format("query: unknown table \"{}\" (readings, events, rejections, counters, devices, uplink, registry)", what));
@@ -227,11 +227,14 @@ void fill_registry_table(sqlite::database& db, const config& cfg) {
   const device_registry registry(cfg.devices, std::move(imported));
   db.exec(
       "CREATE TEMP TABLE registry(id TEXT PRIMARY KEY, kind TEXT, name TEXT, village TEXT, latitude REAL, longitude REAL, "
-      "road_length_m REAL, report_interval TEXT, driver TEXT, units TEXT, source TEXT)");
-  auto insert = db.prepare("INSERT INTO temp.registry VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "road_length_m REAL, report_interval TEXT, driver TEXT, units TEXT, source TEXT, metric_intervals TEXT)");
+  auto insert = db.prepare("INSERT INTO temp.registry VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   for (const auto& device : registry.all()) {
-    std::string units;
+    std::string units, intervals;
     for (const auto& [field, unit] : device.units) units += fmt::format("{}{}={}", units.empty() ? "" : ";", field, unit);
+    for (const auto& [metric, interval] : device.metric_intervals) {
+      intervals += fmt::format("{}{}={}", intervals.empty() ? "" : ";", metric, format_duration(interval));
+    }
     insert.bind(1, std::string_view(device.id))
         .bind(2, std::string_view(device.kind))
         .bind(3, std::string_view(device.name))
@@ -242,7 +245,8 @@ void fill_registry_table(sqlite::database& db, const config& cfg) {
         .bind(8, std::string_view(device.report_interval.count() ? format_duration(device.report_interval) : ""))
         .bind(9, std::string_view(device.driver))
         .bind(10, std::string_view(units))
-        .bind(11, std::string_view(device.source));
+        .bind(11, std::string_view(device.source))
+        .bind(12, std::string_view(intervals));
     if (const int rc = insert.step(); rc != SQLITE_DONE) throw sqlite::error(rc, "registry: " + db.error_message());
     insert.reset();
   }

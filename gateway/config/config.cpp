@@ -75,6 +75,11 @@ std::string check_unit_pair(std::string_view value) {
   return parse_unit_pairs(value, units, '\n');
 }
 
+std::string check_metric_interval(std::string_view value) {
+  std::map<std::string, std::chrono::milliseconds, std::less<>> intervals;
+  return parse_metric_intervals(value, intervals, '\n');
+}
+
 std::string check_driver_name(std::string_view value) {
   if (value.empty() || find_driver(value)) return {};
   return fmt::format("\"{}\" is not a driver of this gateway (communegw describe drivers)", value);
@@ -100,6 +105,9 @@ registered_device device_of_table(const driver_table& table) {
   device.longitude = number("longitude");
   device.road_length_m = number("road_length_m");
   device.report_interval = parse_duration(text("report_interval")).value_or(std::chrono::milliseconds(0));
+  if (const auto intervals = table.lists.find("metric_intervals"); intervals != table.lists.end()) {
+    for (const auto& pair : intervals->second) parse_metric_intervals(pair, device.metric_intervals, '\n');
+  }
   device.driver = text("driver");
   if (const auto units = table.lists.find("units"); units != table.lists.end()) {
     for (const auto& pair : units->second) parse_unit_pairs(pair, device.units, '\n');
@@ -113,13 +121,15 @@ table_problem check_device_table(const driver_table& table) {
   if (problem.empty()) return {};
   const auto colon = problem.find(':');
   // "key: message": the key's line is shown.
-  static constexpr std::array<std::string_view, 10> keys{"id", "kind", "name", "village", "latitude", "longitude",
-                                                        "road_length_m", "report_interval", "driver", "units"};
+  static constexpr std::array<std::string_view, 11> keys{"id",        "kind",           "name",
+                                                        "village",   "latitude",       "longitude",
+                                                        "road_length_m", "report_interval", "metric_intervals",
+                                                        "driver",    "units"};
   const auto key = std::find(keys.begin(), keys.end(), std::string_view(problem).substr(0, colon));
   return {key == keys.end() ? std::string_view("id") : *key, problem.substr(colon == std::string::npos ? 0 : colon + 2)};
 }
 
-const std::array<driver_option, 10> device_members{
+const std::array<driver_option, 11> device_members{
     driver_option{"id", driver_option_kind::text, "",
                   "The device id as the gateway stores it: the driver's prefix and the device's own name "
                   "(`communegw query devices` lists them), e.g. \"tasmota/den-07\".",
@@ -138,8 +148,11 @@ const std::array<driver_option, 10> device_members{
                   "A lamp: the length of road it lights, in metres (for the share of road lit).", {}, nullptr, {},
                   false, "35"},
     driver_option{"report_interval", driver_option_kind::text, "\"\"",
-                  "How often the device is expected to report, e.g. \"5min\". Empty: not known.", {},
+                  "How often the device is expected to report, e.g. \"5m\". Empty: not known.", {},
                   &check_interval_text},
+    driver_option{"metric_intervals", driver_option_kind::text_list, "[]",
+                  "Metrics the device reports at another interval, as \"metric=duration\", e.g. [\"rainfall=1h\"].",
+                  {}, &check_metric_interval},
     driver_option{"driver", driver_option_kind::text, "\"\"",
                   "The driver the device comes through (informative). Empty: any.", {}, &check_driver_name},
     driver_option{"units", driver_option_kind::text_list, "[]",

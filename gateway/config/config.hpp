@@ -125,6 +125,9 @@ struct registered_device {
   std::optional<double> latitude, longitude;
   std::optional<double> road_length_m;             // a lamp: the length of road it lights
   std::chrono::milliseconds report_interval{};     // expected reporting interval; 0: not known
+  // Metrics reported at another interval than report_interval (a station
+  // sending PM2.5 every 5 minutes but rainfall hourly): metric -> interval.
+  std::map<std::string, std::chrono::milliseconds, std::less<>> metric_intervals;
   std::string driver;                              // the driver it comes through; empty: any
   std::map<std::string, std::string, std::less<>> units;  // field -> unit, for fields whose unit is not announced
   std::string source;                              // "file:line" it was defined at

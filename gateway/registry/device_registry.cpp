@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "gateway/config/quantity.hpp"
+
 namespace communegw {
 
 std::optional<device_kind> parse_device_kind(std::string_view text) {
@@ -36,6 +38,13 @@ std::optional<std::string_view> device_registry::unit_of(std::string_view device
   const auto it = device->units.find(field);
   if (it == device->units.end()) return std::nullopt;
   return std::string_view(it->second);
+}
+
+std::chrono::milliseconds device_registry::expected_interval(std::string_view device_id, std::string_view metric) const {
+  const auto* device = find(device_id);
+  if (!device) return std::chrono::milliseconds(0);
+  const auto it = device->metric_intervals.find(metric);
+  return it == device->metric_intervals.end() ? device->report_interval : it->second;
 }
 
 void device_registry::apply(decoded_message& message) const {
@@ -97,6 +106,23 @@ std::string parse_unit_pairs(std::string_view text, std::map<std::string, std::s
     const auto unit = trimmed(pair.substr(equals + 1));
     if (field.empty() || unit.empty()) return fmt::format("\"{}\" is not field=unit", trimmed(pair).substr(0, 40));
     units[std::string(field)] = std::string(unit);
+  }
+  return {};
+}
+
+std::string parse_metric_intervals(std::string_view text,
+                                   std::map<std::string, std::chrono::milliseconds, std::less<>>& intervals, char separator) {
+  std::map<std::string, std::string, std::less<>> pairs;
+  if (auto bad = parse_unit_pairs(text, pairs, separator); !bad.empty()) {
+    return fmt::format("\"{}\" is not metric=duration", text.substr(0, 40));
+  }
+  for (const auto& [metric, duration] : pairs) {
+    if (!find_metric(metric)) return fmt::format("\"{}\" is not a canonical metric (docs/metrics.md)", metric.substr(0, 40));
+    const auto interval = parse_duration(duration);
+    if (!interval || interval->count() <= 0) {
+      return fmt::format("\"{}\" is not a duration such as 30s, 5m or 1h", duration.substr(0, 40));
+    }
+    intervals[metric] = *interval;
   }
   return {};
 }

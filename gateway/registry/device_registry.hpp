@@ -30,6 +30,9 @@ class device_registry {
   const registered_device* find(std::string_view id) const;
   // The unit the installer registered for one field of a device, if any.
   std::optional<std::string_view> unit_of(std::string_view device_id, std::string_view field) const;
+  // How often the device is expected to report `metric`: its interval for
+  // that metric, else its report_interval; 0 when not known.
+  std::chrono::milliseconds expected_interval(std::string_view device_id, std::string_view metric) const;
   const std::vector<registered_device>& all() const { return devices_; }
   bool empty() const { return devices_.empty(); }
 
@@ -52,5 +55,9 @@ std::string check_registered_device(registered_device& device);
 // "field=unit" pairs separated by `separator` into `units`; returns a message
 // when one is not that shape.
 std::string parse_unit_pairs(std::string_view text, std::map<std::string, std::string, std::less<>>& units, char separator);
+// "metric=duration" pairs ("pm2_5=5m;rainfall=1h") into `intervals`; returns a
+// message when one is not that shape, names no canonical metric or no duration.
+std::string parse_metric_intervals(std::string_view text,
+                                   std::map<std::string, std::chrono::milliseconds, std::less<>>& intervals, char separator);
 
 }  // namespace communegw

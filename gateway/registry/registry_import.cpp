@@ -152,6 +152,10 @@ csv_import read_registry_csv(const std::filesystem::path& file) {
         } else {
           device.report_interval = *interval;
         }
+      } else if (column == "metric_intervals") {
+        if (auto bad = parse_metric_intervals(value, device.metric_intervals, ';'); !bad.empty()) {
+          problem = "metric_intervals: " + bad;
+        }
       } else if (column == "units") {
         if (auto bad = parse_unit_pairs(value, device.units, ';'); !bad.empty()) problem = "units: " + bad;
       }
@@ -192,13 +196,24 @@ std::string units_json(const registered_device& device) {
   return out + "}";
 }
 
+std::string metric_intervals_json(const registered_device& device) {
+  std::string out = "{";
+  for (const auto& [metric, interval] : device.metric_intervals) {
+    if (out.size() > 1) out += ',';
+    append_json_string(out, metric);
+    out += fmt::format(":{}", interval.count());
+  }
+  return out + "}";
+}
+
 }  // namespace
 
 std::vector<registered_device> load_imported_devices(sqlite::database& db) {
   std::vector<registered_device> devices;
   auto rows = db.prepare(
       "SELECT id, kind, name, village, latitude, longitude, road_length_m, report_interval_ms, driver, source, "
-      "(SELECT group_concat(key || '=' || value, char(31)) FROM json_each(units)) FROM registry ORDER BY id");
+      "(SELECT group_concat(key || '=' || value, char(31)) FROM json_each(units)), "
+      "(SELECT group_concat(key || '=' || value || 'ms', char(31)) FROM json_each(metric_intervals)) FROM registry ORDER BY id");
   while (rows.step() == SQLITE_ROW) {
     registered_device device;
     device.id = rows.column_text(0);
@@ -215,6 +230,7 @@ std::vector<registered_device> load_imported_devices(sqlite::database& db) {
     device.driver = rows.column_text(8);
     device.source = rows.column_text(9);
     if (!rows.column_is_null(10)) parse_unit_pairs(rows.column_text(10), device.units, '\x1f');
+    if (!rows.column_is_null(11)) parse_metric_intervals(rows.column_text(11), device.metric_intervals, '\x1f');
     devices.push_back(std::move(device));
   }
   return devices;
@@ -226,7 +242,7 @@ void replace_imported_devices(sqlite::database& db, const std::vector<registered
   db.exec("DELETE FROM registry");
   auto insert = db.prepare(
       "INSERT INTO registry(id, kind, name, village, latitude, longitude, road_length_m, report_interval_ms, driver, "
-      "units, source) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "units, source, metric_intervals) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   for (const auto& device : devices) {
     insert.bind(1, std::string_view(device.id))
         .bind(2, std::string_view(device.kind))
@@ -238,7 +254,8 @@ void replace_imported_devices(sqlite::database& db, const std::vector<registered
         .bind(8, device.report_interval.count() ? std::optional<std::int64_t>(device.report_interval.count()) : std::nullopt)
         .bind(9, std::string_view(device.driver))
         .bind(10, std::string_view(units_json(device)))
-        .bind(11, std::string_view(device.source));
+        .bind(11, std::string_view(device.source))
+        .bind(12, std::string_view(metric_intervals_json(device)));
     const int rc = insert.step();
     insert.reset();
     if (rc != SQLITE_DONE) throw sqlite::error(rc, fmt::format("registry: {}", db.error_message()));

@@ -21,8 +21,9 @@ class database;
 // --format csv` writes them (it adds `source`, where each device was defined,
 // which an import skips). Only `id` and `kind` are required; a header row
 // names the columns (in any order; unknown columns are an error).
-inline constexpr std::array<std::string_view, 10> registry_csv_columns{
-    "id", "kind", "name", "village", "latitude", "longitude", "road_length_m", "report_interval", "driver", "units"};
+inline constexpr std::array<std::string_view, 11> registry_csv_columns{
+    "id",           "kind",           "name",             "village", "latitude", "longitude",
+    "road_length_m", "report_interval", "metric_intervals", "driver",  "units"};
 
 struct csv_import {
   std::vector<registered_device> devices;
@@ -30,7 +31,7 @@ struct csv_import {
 };
 // Reads an installer's CSV (RFC 4180: commas, double quotes, UTF-8, an
 // optional byte-order mark as spreadsheets write it). `units` holds
-// "field=unit" pairs separated by ';'.
+// "field=unit" pairs separated by ';', `metric_intervals` "metric=duration" pairs.
 csv_import read_registry_csv(const std::filesystem::path& file);
 
 // The devices imported into the store (table `registry`), and replacing them

@@ -212,7 +212,8 @@ CREATE TABLE registry(
   report_interval_ms INTEGER,
   driver TEXT NOT NULL,
   units TEXT NOT NULL,        -- JSON object: field -> unit
-  source TEXT NOT NULL        -- where it was imported from: "<file>:<line>"
+  source TEXT NOT NULL,       -- where it was imported from: "<file>:<line>"
+  metric_intervals TEXT NOT NULL  -- JSON object: metric -> expected interval in ms
 ) WITHOUT ROWID;
 )sql",
   };

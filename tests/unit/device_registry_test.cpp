@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "drivers/esphome/esphome_driver.hpp"
+#include "drivers/lorawan/chirpstack_driver.hpp"
 #include "drivers/zigbee2mqtt/zigbee2mqtt_driver.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/registry/device_registry.hpp"
@@ -190,4 +192,80 @@ TEST_CASE("zigbee2mqtt: endpoint properties go to the endpoint's device, and a r
   auto plain = make_zigbee2mqtt_driver(plain_settings);
   const auto plain_lines = test::describe_result(plain->decode("zigbee2mqtt/dat-3", R"({"voltage":3010})"));
   CHECK(test::result_matches(plain_lines, {"device zigbee2mqtt/dat-3", "kind environment", "field unknown_value \"voltage\": unit unknown"}));
+}
+
+TEST_CASE("expected reporting intervals: per metric where the device says so, else the device's") {
+  const auto cfg = parse_config(config_text("[[device]]\nid = \"tram-khi\"\nkind = \"environment\"\nreport_interval = \"5m\"\n"
+                                            "metric_intervals = [\"rainfall=1h\", \"noise_level=30s\"]\n"),
+                                "gw.toml");
+  const device_registry registry(cfg.devices, {});
+  CHECK(registry.expected_interval("tram-khi", "pm2_5") == std::chrono::minutes(5));
+  CHECK(registry.expected_interval("tram-khi", "rainfall") == std::chrono::hours(1));
+  CHECK(registry.expected_interval("tram-khi", "noise_level") == std::chrono::seconds(30));
+  CHECK(registry.expected_interval("other", "pm2_5") == std::chrono::milliseconds(0));
+
+  temp_csv csv("id,kind,metric_intervals\ntram-2,environment,rainfall=1h;pm2_5=10m\ntram-3,environment,rain=1h\n"
+               "tram-4,environment,rainfall=often\n");
+  const auto read = read_registry_csv(csv.file());
+  REQUIRE(read.devices.size() == 1);
+  CHECK(read.devices[0].metric_intervals.at("pm2_5") == std::chrono::minutes(10));
+  CHECK(has_error(read, ":3: metric_intervals: \"rain\" is not a canonical metric"));
+  CHECK(has_error(read, ":4: metric_intervals: \"often\" is not a duration"));
+
+  auto error_of = [&](const std::string& tables) {
+    try {
+      (void)parse_config(config_text(tables), "gw.toml");
+    } catch (const config_error& error) {
+      return std::string(error.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(error_of("[[device]]\nid = \"a\"\nkind = \"camera\"\nmetric_intervals = [\"pm25=1h\"]\n")
+            .rfind("gw.toml:8: device.metric_intervals: \"pm25\" is not a canonical metric", 0) == 0);
+
+  // Kept in the store and read back.
+  store_settings settings;
+  settings.path = csv.dir / "gw.db";
+  settings.max_size = 64ull << 20;
+  settings.quarantine_rows = 10;
+  settings.max_batch = 100;
+  settings.max_uncommitted = 10;
+  {
+    store created(settings, "boot", 1'795'403'100'000);
+    replace_imported_devices(created.database(), read.devices);
+  }
+  sqlite::database db(settings.path, SQLITE_OPEN_READONLY);
+  const auto loaded = load_imported_devices(db);
+  REQUIRE(loaded.size() == 1);
+  CHECK(loaded[0].metric_intervals == read.devices[0].metric_intervals);
+}
+
+TEST_CASE("registered units also serve ESPHome sensors without discovery and LoRaWAN codec fields without a unit") {
+  registered_device node;
+  node.id = "esphome/tram-dat";
+  node.kind = "environment";
+  node.units = {{"dat_am", "%"}};
+  registered_device lora;
+  lora.id = "chirpstack/24e124128c147204";
+  lora.kind = "streetlight";
+  lora.units = {{"voltage", "mV"}};
+  const device_registry registry({node, lora}, {});
+
+  driver_settings esphome{"esphome", true, {"+/sensor/+/state"}};
+  esphome.texts["device_kind"] = "environment";
+  esphome.lists["sensors"] = {"dat_am = soil_moisture"};
+  auto plain = make_esphome_driver(esphome);
+  CHECK(test::describe_result(plain->decode("tram-dat/sensor/dat_am/state", "41")).back().rfind("field unknown_value", 0) == 0);
+  esphome.registry = &registry;
+  auto registered = make_esphome_driver(esphome);
+  CHECK(test::result_matches(test::describe_result(registered->decode("tram-dat/sensor/dat_am/state", "41")),
+                             {"device esphome/tram-dat", "kind environment", "reading soil_moisture 41"}));
+
+  auto lora_settings = test::fixture_settings("chirpstack");
+  lora_settings.registry = &registry;
+  auto chirpstack = make_chirpstack_driver(lora_settings);
+  const auto lines = test::describe_result(chirpstack->decode(
+      "application/1/device/24e124128c147204/event/up",
+      R"({"fCnt":7,"fPort":2,"data":"AQ==","object":{"voltage":3600}})"));
+  CHECK(std::find(lines.begin(), lines.end(), "reading voltage 3.6") != lines.end());
 }
