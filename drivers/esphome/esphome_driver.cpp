@@ -335,11 +335,13 @@ decode_result esphome_driver::decode_light(decoded_message out, std::string_view
     if (const auto error = field.value().get(value)) return rejection{reject_reason::malformed_json, simdjson::error_message(error)};
     if (key == "state") {
       const auto state = json_field::read_switch(value);
+      json_field::count_no_value(state, out, "state");
       if (state.state == json_field::status::ok) add_reading(out, *find_metric("lamp_on"), state.value, "state");
       else if (state.state == json_field::status::wrong_type) reject_field(out, reject_reason::unknown_value, "\"state\" is not ON or OFF");
     } else if (key == "brightness") {
       // ESPHome's light JSON schema: brightness 0 … 255.
       const auto level = json_field::read_number(value);
+      json_field::count_no_value(level, out, "brightness");
       if (level.state == json_field::status::wrong_type) {
         reject_field(out, reject_reason::wrong_type, "\"brightness\" is not a number");
       } else if (level.state == json_field::status::ok) {

@@ -216,6 +216,7 @@ decode_result chirpstack_driver::decode_status(decoded_message out, simdjson::on
     if (auto error = json_field::read_member(field, key, value)) return std::move(*error);
     if (key == "margin" || key == "batteryLevel") {
       const auto number = json_field::read_number(value);
+      json_field::count_no_value(number, out, key);
       if (number.state == json_field::status::wrong_type) {
         reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not a number", key));
         if (key == "margin") margin = NAN;

@@ -72,6 +72,7 @@ std::optional<rejection> best_gateway::read(simdjson::ondemand::value gateways, 
       const bool is_snr = key == "snr" || key == "loRaSNR";
       if (key != "rssi" && !is_snr) continue;
       const auto number = json_field::read_number(value);
+      json_field::count_no_value(number, out, fmt::format("gateway {}", key));
       if (number.state == json_field::status::ok) (is_snr ? snr : rssi) = number.value;
       else if (number.state == json_field::status::wrong_type && !reported_wrong_type) {
         reject_field(out, reject_reason::wrong_type, fmt::format("gateway \"{}\" is not a number", key));

@@ -330,7 +330,7 @@ void tasmota_driver::decode_sensor_block(decoded_message& out, std::string_view 
     if (is_ds18 && mapping->metric == "temperature" && (*converted == 85.0 || *converted == -127.0)) {
       // 85 °C is the DS18B20 power-on reset value (read before a conversion
       // finished); -127 °C is what the library returns for a lost sensor.
-      reject_field(out, reject_reason::out_of_range,
+      reject_field(out, reject_reason::no_value,
                    fmt::format("\"{}\" = {} °C is the DS18x20 {} value, not a measurement", field_name, *converted,
                                *converted == 85.0 ? "power-on reset" : "sensor lost"));
       continue;
@@ -362,6 +362,7 @@ decode_result tasmota_driver::decode_state(decoded_message out, std::string_view
     if (number.state == json_field::status::wrong_type) {
       reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not a number", name));
     }
+    json_field::count_no_value(number, out, name);
     if (number.state != json_field::status::ok) return std::nullopt;
     return number.value;
   };

@@ -285,12 +285,14 @@ decode_result zigbee2mqtt_driver::decode_state(const z2m_topic& where, std::stri
     }
     if (key == "state") {
       const auto number = json_field::read_switch(value);
+      json_field::count_no_value(number, out, key);
       if (number.state == json_field::status::ok) switch_state = number.value;
       else if (number.state == json_field::status::wrong_type) reject_field(out, reject_reason::unknown_value, "\"state\" is not ON or OFF");
       continue;
     }
     if (key == "illuminance" || key == "illuminance_lux") {
       const auto number = json_field::read_number(value);
+      json_field::count_no_value(number, out, key);
       if (number.state == json_field::status::wrong_type) {
         reject_field(out, reject_reason::wrong_type, fmt::format("\"{}\" is not a number", key));
       } else if (number.state == json_field::status::ok) {
