@@ -4,6 +4,7 @@
 #   - starts a local mosquitto (the commune broker) on a free loopback port,
 #   - starts a "central" mosquitto with TLS (certificates made here with
 #     openssl) and passwords, and the reference receiver `communegw central`,
+#   - imports five streetlights into the device registry from a CSV,
 #   - starts `communegw run`, with its uplink to the central broker,
 #   - simulates a commune of ~500 devices for about a minute (a simulated day
 #     passes: lamps switch on at dusk, batteries drain, PM2.5 peaks, faults,
@@ -106,6 +107,8 @@ province = "demo-province"
 commune = "xa-demo"
 [mqtt]
 uri = "tcp://127.0.0.1:$port"
+# A client id no device can guess (communegw init writes one like it).
+client_id = "communegw-gw-demo-01-$(openssl rand -hex 6)"
 reconnect_min = "200ms"
 [store]
 path = "state/communegw.db"
@@ -131,6 +134,17 @@ reconnect_max = "3s"
 [log]
 stats_interval = "15s"
 CONF
+
+echo "== registering five streetlights from an installer's spreadsheet (communegw device import)"
+cat > "$work/devices.csv" <<'CSV'
+id,kind,name,village,latitude,longitude,road_length_m,report_interval
+sl-001,streetlight,Đèn cổng làng,Thôn 1,22.8233,104.9784,35,1m
+sl-002,streetlight,Đèn nhà văn hóa,Thôn 1,22.8236,104.9790,30,1m
+sl-003,streetlight,Đèn ngã ba chợ,Thôn 2,22.8241,104.9801,40,1m
+sl-004,streetlight,Đèn cầu tràn,Thôn 2,22.8250,104.9812,25,1m
+sl-005,streetlight,Đèn trường tiểu học,Thôn 3,22.8262,104.9825,35,1m
+CSV
+"$gw" --config "$work/communegw.toml" device import "$work/devices.csv"
 
 echo "== starting the gateway (log: $work/gateway.log)"
 "$gw" --config "$work/communegw.toml" run > "$work/gateway.log" 2>&1 &
@@ -216,6 +230,10 @@ echo "(a one-minute demo with 1-minute windows; with the default hourly windows 
 echo
 echo "-- latest aggregate of one streetlight at the centre"
 sqlite3 -readonly "$central/central.db" "SELECT body FROM latest_aggregates WHERE body LIKE '%streetlight%' ORDER BY start_ms DESC LIMIT 1"
+echo
+echo "-- two registered streetlights: the registry beside what the gateway heard (communegw query devices)"
+"$gw" --config "$work/communegw.toml" query devices --device sl-001
+"$gw" --config "$work/communegw.toml" query devices --device sl-003
 echo
 echo "-- communegw check"
 "$gw" --config "$work/communegw.toml" check || true

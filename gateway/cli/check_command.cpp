@@ -54,8 +54,8 @@ void check_accounting(sqlite::database& db, check_report& report) {
   const auto text = fmt::format(
       "{} received = {} stored + {} availability only + {} duplicates + {} rejected + {} ignored{}", received, stored,
       availability_only, duplicate, rejected, ignored, ignored_reasons.empty() ? "" : " (" + ignored_reasons + ")");
-  if (accounted == received) report.line(verdict::ok, "messages", text);
-  else report.line(verdict::warn, "messages", fmt::format("{}: {} not accounted for", text, received - accounted));
+  if (accounted == received) report.line(verdict::ok, "ingest", text);
+  else report.line(verdict::warn, "ingest", fmt::format("{}: {} not accounted for", text, received - accounted));
 }
 
 void check_store(const config& cfg, check_report& report) {
@@ -203,6 +203,14 @@ int check_gateway(const config& cfg) {
   check_report report;
   report.line(verdict::ok, "config", cfg.source.string());
   for (const auto& warning : cfg.warnings) report.line(verdict::warn, "config", warning);
+  if (cfg.mqtt.client_id == "communegw-" + cfg.gateway.id) {
+    report.line(verdict::warn, "broker",
+                fmt::format("the gateway's MQTT client id \"{}\" can be guessed: any device account connecting with it takes "
+                            "over the gateway's session and what the broker queued for it. Set mqtt.client_id to one no "
+                            "device knows (communegw init writes one), while the devices are quiet: the broker's queue for "
+                            "the old id is not carried over",
+                            cfg.mqtt.client_id));
+  }
   const auto broker_problem = probe_broker(cfg.mqtt);
   if (broker_problem.empty()) {
     report.line(verdict::ok, "broker",

@@ -68,6 +68,19 @@ std::string random_password() {
   return password;
 }
 
+// The gateway's MQTT client id: its id and 12 random hex digits. Whoever
+// connects with a client id takes over that session (and what the broker
+// queued for it): the default "communegw-<id>" can be guessed by any device
+// account, this cannot. It is written into the config, so it stays the same
+// across restarts and the persistent session is kept.
+std::string random_client_id(std::string_view gateway_id) {
+  unsigned char bytes[6];
+  random_bytes(bytes, sizeof bytes);
+  std::string id = fmt::format("communegw-{}-", gateway_id);
+  for (const auto byte : bytes) id += fmt::format("{:02x}", byte);
+  return id;
+}
+
 std::string base64(const unsigned char* data, std::size_t size) {
   std::string out(4 * ((size + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
@@ -235,6 +248,7 @@ int init_gateway(init_options options) {
     set_key(config_text, "gateway", "province", toml_string(options.province));
     set_key(config_text, "gateway", "commune", toml_string(options.commune));
     set_key(config_text, "mqtt", "username", toml_string(std::string(gateway_broker_account().user)));
+    set_key(config_text, "mqtt", "client_id", toml_string(random_client_id(options.gateway_id)));
     if (!options.central_url.empty()) {
       set_key(config_text, "uplink", "enabled", "true");
       set_key(config_text, "uplink", "uri", toml_string(options.central_url));

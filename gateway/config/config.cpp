@@ -190,8 +190,9 @@ std::vector<option_spec> build_option_table() {
        "session expiry of \"never\", as 3.1.1 keeps it.",
        false, "", {"3.1.1", "5"}},
       {"mqtt.client_id", value_kind::string, "\"\"",
-       "Fixed MQTT client id of the persistent session. Empty: \"communegw-<gateway.id>\". Never share it: "
-       "two clients with one id take the session from each other."},
+       "Fixed MQTT client id of the persistent session. Empty: \"communegw-<gateway.id>\", which any device "
+       "account can guess: whoever connects with it takes over the session and what the broker queued for it "
+       "(communegw check warns; communegw init writes a random one)."},
       {"mqtt.username", value_kind::string, "\"\"", "Username at the local broker. Empty: connect anonymously."},
       {"mqtt.password_file", value_kind::path, "\"\"",
        "File holding the broker password (first line). Keep it readable only by the service user; the "

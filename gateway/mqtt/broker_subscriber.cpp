@@ -149,8 +149,28 @@ broker_subscriber::broker_subscriber(const mqtt_settings& settings, std::vector<
     stats_.connected = false;
     stats_.connection_losses.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("mqtt: lost the connection to {}{}{}", settings_.uri, cause.empty() ? "" : ": ", cause);
-    boost::asio::post(io_, [this] { schedule_reconnect(); });
+    boost::asio::post(io_, [this] {
+      note_connection_loss();
+      schedule_reconnect();
+    });
   });
+}
+
+// io_ thread. A broker that drops the session again and again while it
+// accepts every reconnect is most often another client connecting with the
+// same client id (mosquitto closes the older connection: a session taken over).
+void broker_subscriber::note_connection_loss() {
+  const auto now = std::chrono::steady_clock::now();
+  recent_losses_.push_back(now);
+  while (!recent_losses_.empty() && now - recent_losses_.front() > takeover_window) recent_losses_.pop_front();
+  if (recent_losses_.size() >= takeover_losses) {
+    spdlog::error("mqtt: the broker dropped the gateway's connection {} times within {} s although it accepts each "
+                  "reconnect: another client is probably connecting with the client id \"{}\" and taking the session "
+                  "over. Give the gateway a client id no device knows (mqtt.client_id; communegw init writes one)",
+                  recent_losses_.size(), std::chrono::duration_cast<std::chrono::seconds>(takeover_window).count(),
+                  settings_.client_id);
+    recent_losses_.clear();
+  }
 }
 
 broker_subscriber::subscribe_result::subscribe_result(const std::vector<std::string>& filters) : filters_(filters) {}

@@ -8,6 +8,8 @@
 // runs on the given io_context; nothing here blocks that thread.
 
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -73,6 +75,12 @@ class broker_subscriber {
   subscribe_result subscribe_listener_;
   std::shared_ptr<mqtt::iaction_listener> pending_listener_;  // kept alive for the attempt in flight
   std::atomic<bool> stopping_{false};
+  // Connection losses in the last takeover_window (io_ thread): a session
+  // taken over by another client with the same id shows as repeated losses.
+  void note_connection_loss();
+  static constexpr std::chrono::seconds takeover_window{60};
+  static constexpr std::size_t takeover_losses = 3;
+  std::deque<std::chrono::steady_clock::time_point> recent_losses_;
 };
 
 // mqtt:// and mqtts:// as Paho spells them (tcp://, ssl://).

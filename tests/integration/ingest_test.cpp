@@ -239,6 +239,14 @@ TEST_CASE("communegw check reports broker, store, disk and clock, and fails when
   CHECK(no_state_dir.output.find("free on " + (dir / "gw").string() + " ") != std::string::npos);
   CHECK(no_state_dir.status == 0);
 
+  // The default client id can be guessed by any device account: a warning.
+  write_file(config_path, "[gateway]\nid = \"gw-test\"\nprovince = \"p\"\ncommune = \"c\"\n[mqtt]\nuri = \"" + broker.uri() +
+                              "\"\n[store]\npath = \"" + db.string() + "\"\n[clock]\ntrust = \"always\"\n");
+  auto guessable = run_communegw({"--config", config_path, "check"}, dir.path());
+  CHECK(guessable.output.find("warn  broker  the gateway's MQTT client id \"communegw-gw-test\" can be guessed") !=
+        std::string::npos);
+  CHECK(guessable.status == 1);
+
   // A clock that is not to be trusted is a warning; a damaged store a failure.
   write_file(config_path, gateway_process::default_config(broker.uri(), db, "[clock]\ntrust = \"never\"\n"));
   write_file(db, std::string(8192, '\x5a'));
@@ -321,4 +329,33 @@ TEST_CASE("the commune simulator's traffic, hostile messages included, ends up e
     CHECK((it == counters.end() ? 0 : it->second) == want);
   }
   CHECK(gateway.terminate(15s) == 0);
+}
+
+TEST_CASE("a client that takes over the gateway's session is said so in the log - the gateway gets its session back") {
+  temp_dir dir;
+  mosquitto_broker broker(dir / "broker");
+  const auto db = dir / "gw" / "store.db";
+  gateway_process gateway(dir / "gw", gateway_process::default_config(broker.uri(), db));
+  REQUIRE(wait_for([&] { return gateway.log().find("mqtt: subscribed") != std::string::npos; }, 30s));
+  auto connects = [&] {
+    const auto log = gateway.log();
+    std::size_t count = 0;
+    for (auto at = log.find("mqtt: connected"); at != std::string::npos; at = log.find("mqtt: connected", at + 1)) ++count;
+    return count;
+  };
+  // A device that knows the gateway's client id connects with it three times.
+  for (int i = 0; i < 3; ++i) {
+    const auto before = connects();
+    { publisher intruder(broker.uri(), "communegw-gw-test-5f3a91c2e07b"); }
+    REQUIRE(wait_for([&] { return connects() > before; }, 30s));  // the gateway is back
+  }
+  REQUIRE(wait_for([&] { return gateway.log().find("taking the session over") != std::string::npos; }, 10s));
+  CHECK(gateway.log().find("client id \"communegw-gw-test-5f3a91c2e07b\"") != std::string::npos);
+  // And it still ingests.
+  publisher device(broker.uri());
+  REQUIRE(wait_for([&] {
+    device.publish("commune/c/env/e-9/telemetry", R"({"seq":1,"pm2_5":9})");
+    return store_count(db, "SELECT count(*) FROM readings WHERE device = 'e-9'") == 1;
+  }, 30s));
+  CHECK(gateway.terminate(10s) == 0);
 }

@@ -82,6 +82,8 @@ TEST_CASE("init writes a config and broker files that a real mosquitto and `comm
   CHECK(acl.find("user camera\n") == std::string::npos);
   const auto config = read_file(dir / "etc" / "communegw.toml");
   CHECK(config.find("id = \"gw-xa-01\"") != std::string::npos);
+  // A client id no device account can guess, kept in the config.
+  CHECK(std::regex_search(config, std::regex("\nclient_id = \"communegw-gw-xa-01-[0-9a-f]{12}\"\n")));
   CHECK(config.find("username = \"communegw\"") != std::string::npos);
   // The uplink is configured and its password kept in a file of its own.
   CHECK(config.find("[uplink]\n") != std::string::npos);

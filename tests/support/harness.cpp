@@ -232,7 +232,8 @@ std::string gateway_process::default_config(const std::string& broker_uri, const
                                             const std::string& extra) {
   // Sections in `extra` replace nothing: keep test-specific keys out of these sections.
   return "[gateway]\nid = \"gw-test\"\nprovince = \"test-province\"\ncommune = \"test-commune\"\n"
-         "[mqtt]\nuri = \"" + broker_uri + "\"\nreconnect_min = \"100ms\"\nreconnect_max = \"1s\"\n" +
+         "[mqtt]\nuri = \"" + broker_uri + "\"\nclient_id = \"communegw-gw-test-5f3a91c2e07b\"\n"
+         "reconnect_min = \"100ms\"\nreconnect_max = \"1s\"\n" +
          "[store]\npath = \"" + store_path.string() + "\"\n" + extra + "\n";
 }
 
