@@ -21,13 +21,18 @@ namespace communegw::json_field {
 enum class status { ok, unknown, wrong_type };
 
 struct number {
-  status state = status::unknown;
-  double value = 0.0;
+  constexpr number(status s = status::unknown, double v = 0.0, bool said = false)  // NOLINT: implicit from {…}
+      : state(s), said_no_value(said), value(v) {}
+  status state;
   // With `unknown`: the device said so in words ("nan", "unavailable"…)
   // rather than leaving the value out or sending null. Counted (no_value):
-  // a sensor that lost its probe must not vanish without a trace.
-  bool said_no_value = false;
+  // a sensor that lost its probe must not vanish without a trace. Beside
+  // `state`, in its padding: 16 bytes are returned in registers, 24 through
+  // memory (~6 instructions more per value read, 7 values per message).
+  bool said_no_value;
+  double value;
 };
+static_assert(sizeof(number) == 16);
 
 // For a value read as unknown: a no_value field rejection naming `field` when
 // the device said "no value" in words; nothing for null or an empty string.

@@ -34,6 +34,7 @@
 #include "drivers/sparkplug/sparkplug_b.pb.h"
 #include "drivers/units.hpp"
 #include "gateway/model/received_message.hpp"
+#include "gateway/registry/device_registry.hpp"
 
 namespace communegw {
 namespace {
@@ -482,6 +483,7 @@ class sparkplug_driver final : public driver {
   void forget(birth_definitions& definitions);
 
   device_kind kind_ = device_kind::environment;
+  const device_registry* registry_ = nullptr;  // units the installer registered; may be null
   std::vector<metric_rule> rules_;
   std::unordered_map<std::string, std::size_t> rule_by_name_;
 
@@ -499,7 +501,7 @@ class sparkplug_driver final : public driver {
   json_field::padded_buffer buffer_;
 };
 
-sparkplug_driver::sparkplug_driver(const driver_settings& settings) {
+sparkplug_driver::sparkplug_driver(const driver_settings& settings) : registry_(settings.registry) {
   if (const auto it = settings.texts.find("device_kind"); it != settings.texts.end() && it->second == "streetlight") {
     kind_ = device_kind::streetlight;
   }
@@ -794,11 +796,14 @@ void sparkplug_driver::read_metrics(const birth_definitions& definitions, const 
     double canonical = value.value;
     // A DateTime became seconds of uptime above; everything else is in its source unit.
     if (target.unit != "bool" && definition->type != type_id::date_time) {
-      const std::string_view unit = properties.unit ? *properties.unit : std::string_view(definition->unit);
+      std::string_view unit = properties.unit ? *properties.unit : std::string_view(definition->unit);
+      // What the installer registered for this metric of the device (docs/devices.md).
+      if (unit.empty() && registry_) unit = registry_->unit_of(out.device_id, name).value_or(std::string_view{});
       if (unit.empty()) {
         reject_field(
             out, reject_reason::unknown_value,
-            fmt::format("\"{}\": unit unknown (no engUnit in the birth, no unit in its mapping)", shown(name)));
+            fmt::format("\"{}\": unit unknown (no engUnit in the birth, no unit in its mapping or the registry)",
+                        shown(name)));
         continue;
       }
       const auto converted = to_canonical_unit(target, unit, value.value * rule.scale + rule.offset);

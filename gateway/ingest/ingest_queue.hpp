@@ -22,10 +22,10 @@
 // Large payloads (over large_payload_bytes) are not copied: the queue keeps
 // their MQTT message (inbound_message::owner), freed when the writer's next
 // batch replaces them (rare enough not to meet Paho's allocator lock). They
-// are also bounded by their bytes:
-// a callback returns only while at most max_large_uncommitted_bytes of them
-// are uncommitted, or when its message is the oldest uncommitted one. A
-// hundred 16 MiB messages behind one commit were 1.6 GB in this queue.
+// are also bounded by their bytes: a callback returns only while at most
+// max_large_uncommitted_bytes of them are uncommitted, or when its message is
+// the oldest uncommitted one. A hundred 16 MiB messages behind one commit
+// were 1.6 GB in this queue.
 //
 // The queue copies each message's topic and payload into one buffer of its
 // own, and the writer takes that buffer whole (a swap) with the batch. Keeping
@@ -39,6 +39,7 @@
 // Copying ~250 bytes costs less than one such wait, and the two buffers are
 // reused: no allocation per message on either side.
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -47,6 +48,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gateway/model/inbound_message.hpp"
@@ -54,18 +56,22 @@
 namespace communegw {
 
 namespace detail {
+// Trivially destructible: clearing a batch of them is one store.
 struct queued_entry {
   std::uint64_t ticket;
-  std::size_t offset;  // of the topic in the bytes, the payload follows it (unless kept by `owner`)
+  std::size_t offset;  // of the topic in the bytes, the payload follows it (unless owned_payload is set)
   std::size_t topic_size;
   std::size_t payload_size;
   std::size_t payload_bytes_left_out;
   time_stamp received;
   delivery_flags flags;
-  // A large payload: not in the bytes, kept alive by its MQTT message.
-  std::shared_ptr<const void> owner;
+  // A large payload: not in the bytes but in its MQTT message, which the
+  // queue's or the batch's `owners` keep alive.
   const char* owned_payload = nullptr;
 };
+static_assert(std::is_trivially_destructible_v<queued_entry>);
+// The MQTT messages of large payloads, with their tickets, oldest first.
+using message_owners = std::vector<std::pair<std::uint64_t, std::shared_ptr<const void>>>;
 }  // namespace detail
 
 // What the writer takes from the queue in one go. It owns the messages' bytes
@@ -78,8 +84,8 @@ class queued_batch {
   inbound_message operator[](std::size_t i) const {
     const auto& e = entries_[i];
     const std::string_view all(bytes_);
-    const auto payload = e.owner ? std::string_view(e.owned_payload, e.payload_size)
-                                 : all.substr(e.offset + e.topic_size, e.payload_size);
+    const auto payload = e.owned_payload ? std::string_view(e.owned_payload, e.payload_size)
+                                         : all.substr(e.offset + e.topic_size, e.payload_size);
     return {all.substr(e.offset, e.topic_size), payload, e.payload_bytes_left_out, e.received, e.flags};
   }
 
@@ -87,10 +93,14 @@ class queued_batch {
   friend class ingest_queue;
   std::vector<detail::queued_entry> entries_;
   std::string bytes_;
+  detail::message_owners owners_;
 };
 
 class ingest_queue {
  public:
+  // Large payloads uncommitted at most, but for the oldest uncommitted message (see above).
+  static constexpr std::size_t max_large_uncommitted_bytes = 16u << 20;
+
   explicit ingest_queue(std::uint64_t max_uncommitted) : max_uncommitted_(max_uncommitted) {}
 
   // MQTT callback thread. Copies the message in and waits as described above.
@@ -107,10 +117,11 @@ class ingest_queue {
     const bool was_empty = empty();
     const bool keep_message = message.owner != nullptr;
     items_.push_back({ticket, bytes_.size(), message.topic.size(), message.payload.size(),
-                      message.payload_bytes_left_out, message.received, message.flags, message.owner,
+                      message.payload_bytes_left_out, message.received, message.flags,
                       keep_message ? message.payload.data() : nullptr});
     bytes_.append(message.topic);
-    if (!keep_message) bytes_.append(message.payload);
+    if (keep_message) owners_.emplace_back(ticket, message.owner);
+    else bytes_.append(message.payload);
     if (message.payload.size() > large_payload_bytes) {
       large_pending_.emplace_back(ticket, message.payload.size());
       large_uncommitted_bytes_ += message.payload.size();
@@ -142,6 +153,7 @@ class ingest_queue {
     else out.entries_.clear();
     if (out.bytes_.capacity() > max_kept_bytes) std::string().swap(out.bytes_);
     else out.bytes_.clear();
+    out.owners_.clear();  // the large payloads' messages are freed here, on the writer's thread
 
     std::unique_lock lock(mutex_);
     not_empty_.wait_for(lock, wait, [&] { return closed_ || !empty(); });
@@ -153,12 +165,18 @@ class ingest_queue {
       if (head_ == 0 && items_.size() <= max) {
         // The usual case, everything: a swap, nothing copied under the lock.
         out.entries_.swap(items_);
+        out.owners_.swap(owners_);
       } else {
         const std::size_t taken = std::min(max, items_.size() - head_);
         const auto first = items_.begin() + static_cast<std::ptrdiff_t>(head_);
-        // Moved: the taken entries' messages (owner) go with them.
-        out.entries_.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(taken)));
+        out.entries_.assign(first, first + static_cast<std::ptrdiff_t>(taken));
         head_ += taken;
+        // The taken messages' owners go with them.
+        const auto last_taken = out.entries_.back().ticket;
+        const auto owned_end = std::find_if(owners_.begin(), owners_.end(),
+                                            [&](const auto& owner) { return owner.first > last_taken; });
+        out.owners_.assign(std::make_move_iterator(owners_.begin()), std::make_move_iterator(owned_end));
+        owners_.erase(owners_.begin(), owned_end);
         if (!empty()) {
           // Those left waiting keep their bytes in the queue's buffer.
           const auto base = items_[head_].offset;
@@ -250,11 +268,6 @@ class ingest_queue {
   // grew them beyond the usual few thousand messages of ~250 bytes.
   static constexpr std::size_t max_kept_capacity = 4096;
   static constexpr std::size_t max_kept_bytes = 4u << 20;
-
- public:
-  static constexpr std::size_t max_large_uncommitted_bytes = 16u << 20;
-
- private:
   const std::uint64_t max_uncommitted_;
   mutable std::mutex mutex_;
   std::condition_variable not_empty_;
@@ -265,10 +278,11 @@ class ingest_queue {
   bool empty() const { return head_ == items_.size(); }
   std::vector<detail::queued_entry> items_;
   std::string bytes_;  // the topics and payloads of items_[head_…]
+  detail::message_owners owners_;  // of the large payloads among items_[head_…]
   std::size_t head_ = 0;
   std::uint64_t last_ticket_ = 0;
   std::uint64_t committed_ticket_ = 0;
-  // Uncommitted messages over large_message_bytes: (ticket, payload bytes), oldest first.
+  // Uncommitted messages over large_payload_bytes: (ticket, payload bytes), oldest first.
   std::deque<std::pair<std::uint64_t, std::size_t>> large_pending_;
   std::size_t large_uncommitted_bytes_ = 0;
   bool closed_ = false;

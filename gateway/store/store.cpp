@@ -388,10 +388,8 @@ void store::counter_deltas::add(const counter_deltas& other) {
   availability_reports += other.availability_reports;
   updated_incidents += other.updated_incidents;
   for (std::size_t i = 0; i < rejected.size(); ++i) rejected[i] += other.rejected[i];
-  messages_received += other.messages_received;
   messages_stored += other.messages_stored;
   messages_availability_only += other.messages_availability_only;
-  messages_duplicate += other.messages_duplicate;
   messages_rejected += other.messages_rejected;
   for (std::size_t i = 0; i < messages_ignored.size(); ++i) messages_ignored[i] += other.messages_ignored[i];
 }
@@ -509,7 +507,11 @@ void store::remember(const received_message& item, std::int64_t topic) {
 }
 
 void store::flush_counters_if_due() {
-  const bool pending = unflushed_.messages_received != 0;  // every message has its outcome counted
+  // Every message has its outcome counted: any of them means counts are pending.
+  const bool pending = unflushed_.messages_stored || unflushed_.messages_availability_only ||
+                       unflushed_.messages_rejected || unflushed_.duplicates || unflushed_.retained_repeats ||
+                       std::any_of(unflushed_.messages_ignored.begin(), unflushed_.messages_ignored.end(),
+                                   [](std::int64_t count) { return count != 0; });
   if (pending && std::chrono::steady_clock::now() - counters_flushed_at_ >= std::chrono::seconds(1)) flush_counters_now();
 }
 
@@ -534,10 +536,8 @@ int store::flush_counters() {
                                     std::pair{counter::updated_incidents, total.updated_incidents}}) {
     if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
   }
-  for (const auto& [name, delta] : {std::pair{counter::messages_received, total.messages_received},
-                                    std::pair{counter::messages_stored, total.messages_stored},
+  for (const auto& [name, delta] : {std::pair{counter::messages_stored, total.messages_stored},
                                     std::pair{counter::messages_availability_only, total.messages_availability_only},
-                                    std::pair{counter::messages_duplicate, total.messages_duplicate},
                                     std::pair{counter::messages_rejected, total.messages_rejected}}) {
     if ((rc = add(name, delta)) != SQLITE_DONE) return rc;
   }
@@ -588,7 +588,6 @@ write_outcome store::write(std::span<const received_message> batch) {
   bool quarantined = false;
 
   for (const auto& item : batch) {
-    ++deltas_.messages_received;
     if (const auto* error = std::get_if<rejection>(&item.result)) {
       if (const int rc = quarantine(item, *error); rc != SQLITE_DONE) return fail(rc);
       quarantined = true;
@@ -631,7 +630,6 @@ write_outcome store::write(std::span<const received_message> batch) {
     if (topic < 0) return fail(static_cast<int>(-topic));
     if (is_repeat(item, topic)) {
       ++outcome.duplicates;
-      ++deltas_.messages_duplicate;
       ++(item.retained ? deltas_.retained_repeats : deltas_.duplicates);
       continue;
     }

@@ -189,11 +189,10 @@ class store {
     std::int64_t availability_reports = 0;
     std::int64_t updated_incidents = 0;
     std::array<std::int64_t, reject_reason_count> rejected{};
-    // What became of each MQTT message, one outcome each (counter::messages_*).
-    std::int64_t messages_received = 0;
+    // What became of each MQTT message, one outcome each (counter::messages_*;
+    // duplicates are duplicates + retained_repeats).
     std::int64_t messages_stored = 0;
     std::int64_t messages_availability_only = 0;
-    std::int64_t messages_duplicate = 0;
     std::int64_t messages_rejected = 0;
     std::array<std::int64_t, ignore_reason_count> messages_ignored{};
     void add(const counter_deltas& other);
@@ -256,15 +255,12 @@ inline constexpr std::string_view shed_uplink_aggregates = "shed_uplink.aggregat
 inline constexpr std::string_view shed_uplink_alarms = "shed_uplink.alarms";
 // Rejections are counted as "rejected.<reason>" (a message refused whole, or
 // one value of it).
-// One outcome per MQTT message, so that the books balance:
-//   messages.received = messages.stored + messages.availability_only
-//                       + messages.duplicate + messages.rejected + messages.ignored.<each reason>
-// (rejected: refused whole, or every value in it refused; ignored: accepted,
-// nothing to keep; see ignore_reason).
-inline constexpr std::string_view messages_received = "messages.received";
+// One outcome per MQTT message the store is given: stored, availability only,
+// a duplicate (duplicate_messages, retained_repeats), rejected (refused
+// whole, or every value in it refused) or ignored (accepted, nothing to keep;
+// see ignore_reason). Their sum is what the gateway received.
 inline constexpr std::string_view messages_stored = "messages.stored";
 inline constexpr std::string_view messages_availability_only = "messages.availability_only";
-inline constexpr std::string_view messages_duplicate = "messages.duplicate";
 inline constexpr std::string_view messages_rejected = "messages.rejected";
 inline constexpr std::string_view messages_ignored_prefix = "messages.ignored.";
 }  // namespace counter
