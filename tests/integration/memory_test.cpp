@@ -14,6 +14,8 @@
 
 #include "tests/support/harness.hpp"
 
+#if !defined(__SANITIZE_ADDRESS__)
+
 using namespace communegw::test;
 using namespace std::chrono_literals;
 
@@ -39,7 +41,6 @@ std::string dense_json(std::size_t bytes) {
 
 }  // namespace
 
-#if !defined(__SANITIZE_ADDRESS__)
 TEST_CASE("hostile payloads up to mqtt.max_payload = 16MiB raise the gateway's peak memory by at most 64 MB, and RSS "
           "returns to idle") {
   temp_dir dir;
