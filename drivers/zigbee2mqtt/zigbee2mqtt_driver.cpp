@@ -312,6 +312,12 @@ decode_result zigbee2mqtt_driver::decode_state(const z2m_topic& where, std::stri
           reject_field(out, reject_reason::out_of_range, fmt::format("\"{}\": more than {} endpoints", key, max_endpoints));
           continue;
         }
+        if (out.device_id.size() + 1 + endpoint->name.size() > max_device_id_bytes) {
+          // Device ids are bounded (device_name.hpp): the endpoint's would not fit.
+          reject_field(out, reject_reason::out_of_range,
+                       fmt::format("\"{}\": the device id with its endpoint is over {} bytes", key, max_device_id_bytes));
+          continue;
+        }
         decoded_message fresh;
         fresh.device_id = fmt::format("{}/{}", out.device_id, endpoint->name);
         fresh.kind = kind_;

@@ -269,3 +269,18 @@ TEST_CASE("registered units also serve ESPHome sensors without discovery and LoR
       R"({"fCnt":7,"fPort":2,"data":"AQ==","object":{"voltage":3600}})"));
   CHECK(std::find(lines.begin(), lines.end(), "reading voltage 3.6") != lines.end());
 }
+
+TEST_CASE("zigbee2mqtt: an endpoint whose device id would be over the bound is refused as a field, not stored") {
+  driver_settings settings{"zigbee2mqtt", true, {"zigbee2mqtt/#"}};
+  settings.texts["device_kind"] = "environment";
+  auto driver = make_zigbee2mqtt_driver(settings);
+  const std::string name(110, 'd');  // "zigbee2mqtt/" + 110 bytes: 122, and "/l12" would make 126, "/12345" too long
+  const auto message = test::ok(driver->decode("zigbee2mqtt/" + name, R"({"temperature_12":21,"temperature_l1":22})"));
+  REQUIRE(message.other_devices.size() == 2);
+  for (const auto& part : message.other_devices) CHECK(part.device_id.size() <= 128);
+  const std::string longer(120, 'e');
+  const auto refused = test::ok(driver->decode("zigbee2mqtt/" + longer, R"({"temperature_12":21})"));
+  CHECK(refused.other_devices.empty());
+  REQUIRE(refused.field_rejections.size() == 1);
+  CHECK(refused.field_rejections[0].reason == reject_reason::out_of_range);
+}
